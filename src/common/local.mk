@@ -1,0 +1,10 @@
+# libcommon: code shared by the front end and the worker.
+noinst_LIBRARIES += src/common/libcommon.a
+src_common_libcommon_a_SOURCES = \
+	src/common/util.c src/common/util.h \
+	src/common/log.c src/common/log.h \
+	src/common/conf.c src/common/conf.h \
+	src/common/spool.c src/common/spool.h \
+	src/common/address.c src/common/address.h
+src_common_libcommon_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+COMMON_LIBS = src/common/libcommon.a $(CONFUSE_LIBS)

@@ -1,0 +1,3 @@
+#ifndef SP_bs_H
+#define SP_bs_H
+#endif

@@ -1,0 +1,5 @@
+# libintake: message intake, header rewriting and aliases (front end only).
+noinst_LIBRARIES += src/sealpost/libintake.a
+src_sealpost_libintake_a_SOURCES = \
+	src/sealpost/intake.c src/sealpost/intake.h \
+	src/sealpost/aliases.c src/sealpost/aliases.h

@@ -1,0 +1,12 @@
+# sealpost: the sendmail-compatible front end (setgid when installed).
+# It must not link GnuTLS: loading it costs milliseconds per call.
+include $(srcdir)/src/sealpost/intake.mk
+
+sbin_PROGRAMS += src/sealpost/sealpost
+src_sealpost_sealpost_SOURCES = \
+	src/sealpost/main.c \
+	src/sealpost/options.c src/sealpost/options.h \
+	src/sealpost/submit.c src/sealpost/submit.h \
+	src/sealpost/mailq.c src/sealpost/mailq.h \
+	src/sealpost/bs.c src/sealpost/bs.h
+src_sealpost_sealpost_LDADD = src/sealpost/libintake.a $(COMMON_LIBS)

@@ -1,0 +1,3 @@
+#ifndef SP_mailq_H
+#define SP_mailq_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef SP_options_H
+#define SP_options_H
+#endif

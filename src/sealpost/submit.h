@@ -1,0 +1,3 @@
+#ifndef SP_submit_H
+#define SP_submit_H
+#endif
