@@ -5,6 +5,7 @@ src_common_libcommon_a_SOURCES = \
 	src/common/log.c src/common/log.h \
 	src/common/conf.c src/common/conf.h \
 	src/common/spool.c src/common/spool.h \
+	src/common/envelope.c \
 	src/common/address.c src/common/address.h
 src_common_libcommon_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 COMMON_LIBS = src/common/libcommon.a $(CONFUSE_LIBS)

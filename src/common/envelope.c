@@ -1,0 +1,310 @@
+/*
+ * envelope.c - the envelope's text form (doc/spool-format.md): one record
+ * per line, "key value..." with space-separated fields, each field
+ * percent-encoded so it never holds a space, control byte or non-ASCII.
+ * The parser is strict: unknown keys, missing fields, trailing junk or a
+ * missing "end" line mean the file is damaged, never misread.
+ * No privilege; the input is untrusted (a submitting user owns the file).
+ */
+#include "config.h"
+
+#include "spool.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ENVELOPE_VERSION "sealpost-envelope 1"
+#define MAX_FIELDS 8
+
+static const char *const state_names[] = {
+	[RCPT_PENDING] = "pending",
+	[RCPT_DEFERRED] = "deferred",
+	[RCPT_FAILED] = "failed",
+	[RCPT_SENT] = "sent",
+};
+
+const char *rcpt_state_name(enum rcpt_state s)
+{
+	return (unsigned)s < ARRAY_LEN(state_names) ? state_names[s] : "unknown";
+}
+
+void envelope_init(struct envelope *env)
+{
+	memset(env, 0, sizeof(*env));
+}
+
+void envelope_free(struct envelope *env)
+{
+	free(env->sender);
+	free(env->user);
+	free(env->ret);
+	free(env->envid);
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		free(env->rcpts[i].addr);
+		free(env->rcpts[i].orcpt);
+		free(env->rcpts[i].last_error);
+	}
+	free(env->rcpts);
+	envelope_init(env);
+}
+
+void envelope_add_rcpt(struct envelope *env, const char *addr, const char *orcpt, unsigned notify)
+{
+	env->rcpts = xreallocarray(env->rcpts, env->nrcpts + 1, sizeof(*env->rcpts));
+	struct spool_rcpt *r = &env->rcpts[env->nrcpts++];
+	memset(r, 0, sizeof(*r));
+	r->addr = xstrdup(addr);
+	r->orcpt = orcpt ? xstrdup(orcpt) : NULL;
+	r->notify = notify;
+	r->state = RCPT_PENDING;
+}
+
+/* ---- encoding: "-" is NULL, "=" is the empty string ---- */
+
+static void put_field(struct buf *b, const char *s)
+{
+	buf_addc(b, ' ');
+	if (!s) {
+		buf_addc(b, '-');
+		return;
+	}
+	if (!*s) {
+		buf_addc(b, '=');
+		return;
+	}
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		bool first_special = p == (const unsigned char *)s && (*p == '-' || *p == '=');
+		if (*p <= 0x20 || *p >= 0x7f || *p == '%' || first_special)
+			buf_printf(b, "%%%02X", *p);
+		else
+			buf_addc(b, (char)*p);
+	}
+}
+
+static void put_num(struct buf *b, unsigned long long v)
+{
+	buf_printf(b, " %llu", v);
+}
+
+char *envelope_format(const struct envelope *env)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_adds(&b, ENVELOPE_VERSION "\n");
+	buf_printf(&b, "id %s\n", env->id);
+	buf_adds(&b, "arrival");
+	put_num(&b, (unsigned long long)env->arrival);
+	buf_adds(&b, "\nsender");
+	put_field(&b, env->sender ? env->sender : "");
+	buf_adds(&b, "\nuser");
+	put_num(&b, (unsigned long long)env->uid);
+	put_field(&b, env->user);
+	buf_adds(&b, "\nsize");
+	put_num(&b, env->size);
+	buf_adds(&b, "\nflags");
+	put_num(&b, env->flags);
+	buf_adds(&b, "\ndsn");
+	put_field(&b, env->ret);
+	put_field(&b, env->envid);
+	buf_addc(&b, '\n');
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		const struct spool_rcpt *r = &env->rcpts[i];
+		buf_adds(&b, "rcpt ");
+		buf_adds(&b, rcpt_state_name(r->state));
+		put_num(&b, r->attempts);
+		put_num(&b, (unsigned long long)r->next_attempt);
+		put_num(&b, r->notify);
+		put_field(&b, r->addr);
+		put_field(&b, r->orcpt);
+		put_field(&b, r->last_error);
+		buf_addc(&b, '\n');
+	}
+	buf_adds(&b, "end\n");
+	return buf_steal(&b);
+}
+
+/* ---- decoding ---- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decode one field; *ok is cleared on malformed input. */
+static char *get_field(const char *s, bool *ok)
+{
+	if (strcmp(s, "-") == 0)
+		return NULL;
+	if (strcmp(s, "=") == 0)
+		return xstrdup("");
+	struct buf b;
+	buf_init(&b);
+	for (; *s; s++) {
+		if (*s != '%') {
+			buf_addc(&b, *s);
+			continue;
+		}
+		int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			*ok = false;
+			break;
+		}
+		buf_addc(&b, (char)(hi * 16 + lo));
+		s += 2;
+	}
+	return buf_steal(&b);
+}
+
+static bool get_num(const char *s, unsigned long long max, unsigned long long *out)
+{
+	uint64_t v;
+	if (!parse_u64(s, &v) || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Split line (modified in place) at single spaces. */
+static size_t split(char *line, char **fields, size_t max)
+{
+	size_t n = 0;
+	char *p = line;
+	while (n < max) {
+		fields[n++] = p;
+		char *sp = strchr(p, ' ');
+		if (!sp)
+			return n;
+		*sp = '\0';
+		p = sp + 1;
+	}
+	return max + 1; /* too many */
+}
+
+static bool parse_rcpt(char **f, size_t nf, struct envelope *env)
+{
+	if (nf != 8)
+		return false;
+	enum rcpt_state st;
+	for (st = RCPT_PENDING; st <= RCPT_SENT; st++)
+		if (strcmp(f[1], state_names[st]) == 0)
+			break;
+	unsigned long long attempts, next, notify;
+	if (st > RCPT_SENT || !get_num(f[2], 1000000, &attempts) || !get_num(f[3], INT64_MAX, &next) ||
+	    !get_num(f[4], 15, &notify))
+		return false;
+	bool ok = true;
+	char *addr = get_field(f[5], &ok);
+	char *orcpt = get_field(f[6], &ok);
+	char *err = get_field(f[7], &ok);
+	if (!ok || !addr) {
+		free(addr);
+		free(orcpt);
+		free(err);
+		return false;
+	}
+	envelope_add_rcpt(env, addr, orcpt, (unsigned)notify);
+	struct spool_rcpt *r = &env->rcpts[env->nrcpts - 1];
+	r->state = st;
+	r->attempts = (unsigned)attempts;
+	r->next_attempt = (time_t)next;
+	r->last_error = err;
+	free(addr);
+	free(orcpt);
+	return true;
+}
+
+enum { SEEN_ID = 1, SEEN_ARRIVAL = 2, SEEN_SENDER = 4, SEEN_USER = 8, SEEN_SIZE = 16,
+       SEEN_FLAGS = 32, SEEN_DSN = 64, SEEN_ALL = 127 };
+
+static bool parse_line(char *line, struct envelope *env, unsigned *seen)
+{
+	char *f[MAX_FIELDS];
+	size_t nf = split(line, f, MAX_FIELDS);
+	if (nf > MAX_FIELDS)
+		return false;
+	unsigned long long v;
+	bool ok = true;
+	const char *k = f[0];
+	if (strcmp(k, "rcpt") == 0)
+		return parse_rcpt(f, nf, env);
+	unsigned bit = 0;
+	if (strcmp(k, "id") == 0 && nf == 2 && spool_id_valid(f[1])) {
+		bit = SEEN_ID;
+		memcpy(env->id, f[1], SPOOL_ID_LEN + 1);
+	} else if (strcmp(k, "arrival") == 0 && nf == 2 && get_num(f[1], INT64_MAX, &v)) {
+		bit = SEEN_ARRIVAL;
+		env->arrival = (time_t)v;
+	} else if (strcmp(k, "sender") == 0 && nf == 2) {
+		bit = SEEN_SENDER;
+		env->sender = get_field(f[1], &ok);
+		ok = ok && env->sender;
+	} else if (strcmp(k, "user") == 0 && nf == 3 && get_num(f[1], UINT32_MAX, &v)) {
+		bit = SEEN_USER;
+		env->uid = (uid_t)v;
+		env->user = get_field(f[2], &ok);
+	} else if (strcmp(k, "size") == 0 && nf == 2 && get_num(f[1], UINT64_MAX, &v)) {
+		bit = SEEN_SIZE;
+		env->size = v;
+	} else if (strcmp(k, "flags") == 0 && nf == 2 && get_num(f[1], 255, &v)) {
+		bit = SEEN_FLAGS;
+		env->flags = (unsigned)v;
+	} else if (strcmp(k, "dsn") == 0 && nf == 3) {
+		bit = SEEN_DSN;
+		env->ret = get_field(f[1], &ok);
+		env->envid = get_field(f[2], &ok);
+	}
+	if (!bit || (*seen & bit) || !ok)
+		return false;
+	*seen |= bit;
+	return true;
+}
+
+int envelope_parse(const char *text, size_t len, struct envelope *env, char *err, size_t errlen)
+{
+	envelope_init(env);
+	if (memchr(text, '\0', len)) {
+		set_err(err, errlen, "envelope contains NUL bytes");
+		return -1;
+	}
+	char *copy = xstrndup(text, len);
+	char *save = NULL;
+	char *line = strtok_r(copy, "\n", &save);
+	unsigned seen = 0;
+	bool ended = false;
+	int lineno = 1;
+	const char *why = NULL;
+	if (!line || strcmp(line, ENVELOPE_VERSION) != 0)
+		why = "not a sealpost envelope (version line)";
+	/* strtok_r folds empty lines away; the format has none, so the
+	 * trailing "end" plus the exact length check below catches damage */
+	while (!why && (line = strtok_r(NULL, "\n", &save)) != NULL) {
+		lineno++;
+		if (ended) {
+			why = "data after end";
+		} else if (strcmp(line, "end") == 0) {
+			ended = true;
+		} else if (!parse_line(line, env, &seen)) {
+			why = "malformed record";
+		}
+	}
+	if (!why && (!ended || text[len - 1] != '\n'))
+		why = "truncated (no end line)";
+	if (!why && seen != SEEN_ALL)
+		why = "missing a required record";
+	if (!why && env->nrcpts == 0)
+		why = "no recipients";
+	free(copy);
+	if (why) {
+		set_err(err, errlen, "damaged envelope, line %d: %s", lineno, why);
+		envelope_free(env);
+		return -1;
+	}
+	return 0;
+}
