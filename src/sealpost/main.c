@@ -1,2 +1,248 @@
+/*
+ * main.c - the sealpost front end (sendmail, mailq, newaliases). Runs as
+ * the caller, setgid sealpost when installed: priv.c keeps the group
+ * lowered except around spool writes, and drops it for good before a
+ * non-root caller's -C file is read. Reads the config, dispatches on the
+ * mode; the message path is options -> submit -> intake -> spool.
+ */
 #include "config.h"
-int main(void) { return 0; }
+
+#include "aliases.h"
+#include "bs.h"
+#include "conf.h"
+#include "log.h"
+#include "mailq.h"
+#include "options.h"
+#include "priv.h"
+#include "submit.h"
+#include "util.h"
+#include "worker_kick.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+static const char *prog = "sealpost";
+
+static void die(int code, const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", prog, msg);
+	exit(code);
+}
+
+struct caller {
+	uid_t uid;
+	char *user;
+	char *gecos;
+};
+
+static void who_is_calling(struct caller *c)
+{
+	c->uid = getuid();
+	struct passwd *pw = getpwuid(c->uid);
+	if (pw && pw->pw_name && *pw->pw_name) {
+		c->user = xstrdup(pw->pw_name);
+		/* GECOS: the full name is the first comma-separated field */
+		c->gecos = pw->pw_gecos ? xstrndup(pw->pw_gecos, strcspn(pw->pw_gecos, ",")) : NULL;
+	} else {
+		/* containers run arbitrary uids without a passwd entry */
+		c->user = xasprintf("uid%lu", (unsigned long)c->uid);
+		c->gecos = NULL;
+	}
+	if (c->gecos && !*c->gecos) {
+		free(c->gecos);
+		c->gecos = NULL;
+	}
+}
+
+/* Read the message from stdin; without -i a line holding only "." ends it. */
+static int read_stdin_into(struct submission *s, bool ignore_dots, char *err, size_t errlen)
+{
+	struct linereader *lr = xmalloc(sizeof(*lr));
+	lr_init(lr, 0);
+	const char *p;
+	size_t n;
+	bool bol, eol;
+	int r, status = 0;
+	while ((r = lr_next(lr, &p, &n, &bol, &eol)) > 0) {
+		if (!ignore_dots && bol && eol &&
+		    ((n == 2 && memcmp(p, ".\n", 2) == 0) || (n == 3 && memcmp(p, ".\r\n", 3) == 0)))
+			break;
+		status = submit_feed(s, p, n, err, errlen);
+		if (status)
+			break;
+	}
+	if (r < 0 && !status) {
+		set_err(err, errlen, "cannot read the message: %s", strerror(lr->error));
+		status = EX_IOERR;
+	}
+	free(lr);
+	return status;
+}
+
+static int deliver_mode(const struct options *o, const struct submit_ctx *ctx)
+{
+	char err[512] = "";
+	struct submit_opts so = {
+		.extract_recipients = o->extract_recipients,
+		.full_name = o->full_name,
+		.notify = o->notify,
+		.ret = o->ret,
+		.envid = o->envid,
+	};
+	if (o->nrecipients == 0 && !o->extract_recipients)
+		die(EX_USAGE, "no recipients given (use -t to read them from the message)");
+
+	struct submission s;
+	int r = submit_begin(&s, ctx, &so, o->sender, err, sizeof(err));
+	for (size_t i = 0; r == 0 && i < o->nrecipients; i++)
+		r = submit_add_rcpt(&s, o->recipients[i], err, sizeof(err));
+	if (r == 0)
+		r = read_stdin_into(&s, o->ignore_dots, err, sizeof(err));
+	char id[SPOOL_ID_LEN + 1];
+	if (r == 0)
+		r = submit_commit(&s, id, err, sizeof(err));
+	else
+		submit_abort(&s);
+	if (r)
+		die(r, err);
+	log_msg(LOG_INFO, "%s: uid=%lu user=%s queued", id, (unsigned long)ctx->uid, ctx->user);
+
+	priv_drop(); /* nothing below needs the spool group */
+	return worker_kick(ctx->cfg, o, id);
+}
+
+struct verify_ctx {
+	const struct sp_config *cfg;
+	int printed;
+};
+
+static int print_route(const char *addr, const char *orcpt, void *vctx)
+{
+	struct verify_ctx *v = vctx;
+	const struct sp_config *cfg = v->cfg;
+	printf("%s", addr);
+	if (orcpt && strcmp(addr, orcpt) != 0)
+		printf(" (from %s)", orcpt);
+	if (cfg->nrelays == 0)
+		printf(": queued; no relay configured\n");
+	else
+		printf(": deliverable via relay \"%s\" %s:%u (%s TLS)\n", cfg->relays[0].name,
+		       cfg->relays[0].host, cfg->relays[0].port,
+		       cfg->relays[0].tls == SP_TLS_IMPLICIT ? "implicit" : "STARTTLS");
+	v->printed++;
+	return 0;
+}
+
+static int verify_mode(const struct options *o, const struct submit_ctx *ctx)
+{
+	if (o->nrecipients == 0)
+		die(EX_USAGE, "-bv needs recipients");
+	int status = 0;
+	for (size_t i = 0; i < o->nrecipients; i++) {
+		char err[512] = "";
+		struct verify_ctx v = { ctx->cfg, 0 };
+		const char *arg = o->recipients[i];
+		if (strpbrk(arg, "\r\n")) {
+			fprintf(stderr, "%s: line break in a recipient argument\n", prog);
+			status = EX_DATAERR;
+			continue;
+		}
+		char *q = address_qualify(arg, ctx->cfg->domain);
+		int r = aliases_expand(ctx->aliases, q, ctx->cfg->domain, print_route, &v, err, sizeof(err));
+		free(q);
+		if (r < 0) {
+			printf("%s: undeliverable: %s\n", arg, err);
+			status = EX_NOUSER;
+		}
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	priv_init();
+	if (argc > 0 && argv[0]) {
+		const char *slash = strrchr(argv[0], '/');
+		prog = slash ? slash + 1 : argv[0];
+	}
+
+	struct options o;
+	char err[512] = "";
+	if (options_parse(argc, argv, prog, &o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		options_usage(prog);
+		return EX_USAGE;
+	}
+	if (o.mode == MODE_HELP) {
+		options_usage(prog);
+		return 0;
+	}
+	if (o.mode == MODE_VERSION) {
+		printf("sealpost %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (o.mode == MODE_ALIASES)
+		return 0; /* nothing to rebuild: the alias file is read as text */
+
+	/* A caller's own config must not be read with our group. */
+	if (o.config && getuid() != 0)
+		priv_drop();
+
+	struct sp_config *cfg = NULL;
+	const char *path = o.config ? o.config : conf_default_path();
+	if (conf_load(path, o.config == NULL, &cfg, err, sizeof(err)) < 0) {
+		if (o.mode == MODE_SMTP)
+			printf("421 4.3.5 sealpost: configuration error\r\n");
+		else
+			fprintf(stderr, "%s: %s\n", prog, err);
+		return EX_CONFIG;
+	}
+	/* Only syslog: the front end must never chatter on a caller's stderr
+	 * (cron mails it, Symfony treats it as failure). */
+	if (strcmp(cfg->log, "syslog") == 0)
+		log_open("sealpost", "syslog", false);
+	else
+		log_open("sealpost", "none", false);
+
+	if (o.mode == MODE_QUEUE_RUN) {
+		priv_drop();
+		return worker_run_queue(cfg, &o);
+	}
+	if (o.mode == MODE_LIST) {
+		int r = mailq_print(cfg, o.json, stdout, err, sizeof(err));
+		if (r)
+			fprintf(stderr, "%s: %s\n", prog, err);
+		conf_free(cfg);
+		return r;
+	}
+
+	struct aliases *al = NULL;
+	if (aliases_load(cfg, &al, err, sizeof(err)) < 0) {
+		if (o.mode == MODE_SMTP)
+			printf("421 4.3.5 sealpost: alias configuration error\r\n");
+		else
+			fprintf(stderr, "%s: %s\n", prog, err);
+		return EX_CONFIG;
+	}
+	struct caller c;
+	who_is_calling(&c);
+	struct submit_ctx ctx = { cfg, al, c.uid, c.user, c.gecos };
+
+	int r;
+	if (o.mode == MODE_SMTP)
+		r = bs_session(&ctx, 0, 1);
+	else if (o.mode == MODE_VERIFY)
+		r = verify_mode(&o, &ctx);
+	else
+		r = deliver_mode(&o, &ctx);
+	aliases_free(al);
+	free(c.user);
+	free(c.gecos);
+	conf_free(cfg);
+	log_close();
+	return r;
+}

@@ -1,0 +1,139 @@
+/*
+ * worker_kick.c - start sealpostd from the front end. The worker binary is
+ * looked up beside our own executable (installed side by side in sbindir,
+ * or the build tree), then in SBINDIR. The spool group is already dropped,
+ * so the worker runs with exactly the caller's rights.
+ */
+#include "config.h"
+
+#include "worker_kick.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+static char *find_worker(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			const char *rel[] = { "/sealpostd", "/../sealpostd/sealpostd" };
+			for (size_t i = 0; i < ARRAY_LEN(rel); i++) {
+				char *p = xasprintf("%s%s", self, rel[i]);
+				if (access(p, X_OK) == 0)
+					return p;
+				free(p);
+			}
+		}
+	}
+	return xstrdup(SBINDIR "/sealpostd");
+}
+
+/* Is a daemon watching this spool? It holds spool_dir/sealpostd.lock. */
+static bool daemon_running(const struct sp_config *cfg)
+{
+	char *p = xasprintf("%s/sealpostd.lock", cfg->spool_dir);
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(p);
+	if (fd < 0)
+		return false;
+	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+static void build_argv(const struct sp_config *cfg, const char *worker, const char *id, bool verbose,
+		       const char *argv[8])
+{
+	int i = 0;
+	argv[i++] = worker;
+	argv[i++] = "--once";
+	if (cfg->path) {
+		argv[i++] = "-C";
+		argv[i++] = cfg->path;
+	}
+	if (id) {
+		argv[i++] = "--id";
+		argv[i++] = id;
+	}
+	if (verbose)
+		argv[i++] = "-v";
+	argv[i] = NULL;
+}
+
+int worker_run_queue(const struct sp_config *cfg, const struct options *o)
+{
+	const char *argv[8];
+	char *worker = find_worker();
+	build_argv(cfg, worker, o->queue_id, o->queue_foreground || o->verbose, argv);
+	execv(worker, (char *const *)argv);
+	fprintf(stderr, "sealpost: cannot run %s: %s\n", worker, strerror(errno));
+	free(worker);
+	return EX_UNAVAILABLE;
+}
+
+/* Close everything but 0-2 and put /dev/null there: the caller may wait on
+ * our stdout/stderr pipes (PHP, cron) and must not wait for the worker. */
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	closefrom(3);
+}
+
+int worker_kick(const struct sp_config *cfg, const struct options *o, const char *id)
+{
+	if (o->delivery == DELIVER_QUEUE_ONLY || cfg->nrelays == 0)
+		return 0;
+	if (o->delivery == DELIVER_BACKGROUND && daemon_running(cfg))
+		return 0; /* it watches the spool and has seen the message already */
+
+	const char *argv[8];
+	char *worker = find_worker();
+	build_argv(cfg, worker, id, o->verbose && o->delivery == DELIVER_INTERACTIVE, argv);
+	pid_t pid = fork();
+	if (pid < 0) {
+		free(worker);
+		return o->delivery == DELIVER_INTERACTIVE ? EX_TEMPFAIL : 0;
+	}
+	if (pid == 0) {
+		if (o->delivery == DELIVER_BACKGROUND) {
+			/* double fork: the worker is nobody's child and in its own session */
+			if (fork() != 0)
+				_exit(0);
+			setsid();
+			detach_stdio();
+		}
+		execv(worker, (char *const *)argv);
+		_exit(EX_UNAVAILABLE);
+	}
+	free(worker);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (o->delivery == DELIVER_BACKGROUND)
+		return 0; /* queued is success; delivery happens later */
+	if (!WIFEXITED(st))
+		return EX_TEMPFAIL;
+	/* sealpostd --once --id: 0 delivered, 75 deferred, 69 failed */
+	int code = WEXITSTATUS(st);
+	return code == 0 || code == EX_TEMPFAIL || code == EX_UNAVAILABLE ? code : EX_TEMPFAIL;
+}
