@@ -1,3 +1,368 @@
-/* placeholder: being written */
+/*
+ * mailq.c - `sealpost -bp` / `mailq`: list the queue.
+ *
+ * One pass over queue/ (spool_list), one small unlocked read per envelope
+ * (spool_read_envelope), sorted by arrival, printed either in the
+ * sendmail/Postfix layout or as one JSON array. No message body is opened,
+ * no lock is taken, nothing is forked: 10,000 entries cost 10,000 small
+ * reads. Runs with the front end's privilege; everything read from the
+ * spool is treated as hostile text (escaped for the terminal or JSON).
+ *
+ * Human layout (times are local, as Postfix prints them):
+ *
+ *   -Queue ID-------- --Size-- ----Arrival Time---- -Sender/Recipient-------
+ *   0123456789ABCDEF!     4096 Sat Nov 28 12:00:00  a@example.org
+ *                                                   (connect to mx: refused)
+ *                                                   b@example.net  [deferred, attempt 3, next Sat Nov 28 12:05:00]
+ *
+ *   -- 4 Kbytes in 1 Request.
+ *
+ * '!' after the id marks a held message (Postfix's marker). The null
+ * sender is shown as MAILER-DAEMON (as Postfix does; JSON gives ""). The
+ * last error is printed in parentheses above its recipient, once for a run
+ * of recipients sharing it. Sent recipients are not listed. The summary
+ * rounds the total size up to whole Kbytes and says "Request" for one
+ * message, "Requests" otherwise (Postfix's wording). An empty queue prints
+ * exactly "Mail queue is empty".
+ */
 #include "config.h"
-typedef int placeholder_mailq;
+
+#include "mailq.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "spool.h"
+
+#define RCPT_COLUMN 49       /* where sender and recipients start */
+#define MAX_SHOWN_ERROR 1000 /* bytes of a last error shown in the layout */
+
+struct id_list {
+	char (*ids)[SPOOL_ID_LEN + 1];
+	size_t n;
+	size_t cap;
+};
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when the bytes there
+ * are not valid UTF-8 (overlong, surrogate, beyond U+10FFFF, truncated). */
+static size_t utf8_valid_len(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	size_t len;
+	uint32_t v, min;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if (c >= 0xc2 && c <= 0xdf) {
+		len = 2, v = c & 0x1f, min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3, v = c & 0x0f, min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4, v = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+void json_escape(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	buf_addc(b, '"');
+	size_t i = 0;
+	while (i < n) {
+		uint32_t cp;
+		size_t len = utf8_valid_len(u + i, n - i, &cp);
+		if (len == 0) {
+			/* not UTF-8: keep the byte, read as Latin-1 */
+			buf_printf(b, "\\u%04x", (unsigned)u[i]);
+			i++;
+			continue;
+		}
+		if (len > 1) {
+			buf_add(b, u + i, len);
+		} else if (cp == '"' || cp == '\\') {
+			buf_addc(b, '\\');
+			buf_addc(b, (char)cp);
+		} else if (cp == '\n') {
+			buf_adds(b, "\\n");
+		} else if (cp == '\r') {
+			buf_adds(b, "\\r");
+		} else if (cp == '\t') {
+			buf_adds(b, "\\t");
+		} else if (cp < 0x20 || cp == 0x7f) {
+			buf_printf(b, "\\u%04x", (unsigned)cp);
+		} else {
+			buf_addc(b, (char)cp);
+		}
+		i += len;
+	}
+	buf_addc(b, '"');
+}
+
+void text_sanitize(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		uint32_t cp;
+		size_t len = utf8_valid_len(u + i, n - i, &cp);
+		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+			buf_addc(b, '?');
+			i += len ? len : 1;
+			continue;
+		}
+		buf_add(b, u + i, len);
+		i += len;
+	}
+}
+
+static void text_sanitize_str(struct buf *b, const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n > max) {
+		text_sanitize(b, s, max);
+		buf_adds(b, "...");
+	} else {
+		text_sanitize(b, s, n);
+	}
+}
+
+static int collect_id(const char *id, void *ctx)
+{
+	struct id_list *l = ctx;
+	if (!spool_id_valid(id))
+		return 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->ids = xreallocarray(l->ids, l->cap, sizeof(*l->ids));
+	}
+	memcpy(l->ids[l->n], id, SPOOL_ID_LEN + 1);
+	l->ids[l->n][SPOOL_ID_LEN] = '\0';
+	l->n++;
+	return 0;
+}
+
+static int by_arrival(const void *a, const void *b)
+{
+	const struct envelope *x = a, *y = b;
+	if (x->arrival != y->arrival)
+		return x->arrival < y->arrival ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* Did the entry disappear (delivered, removed) since the listing? */
+static bool entry_gone(const char *spool_dir, const char *id)
+{
+	char *path = xasprintf("%s/queue/%s.env", spool_dir, id);
+	struct stat st;
+	bool gone = stat(path, &st) != 0 && errno == ENOENT;
+	free(path);
+	return gone;
+}
+
+static void local_time(time_t t, char out[32])
+{
+	struct tm tm;
+	localtime_r(&t, &tm);
+	if (strftime(out, 32, "%a %b %e %H:%M:%S", &tm) == 0)
+		strcpy(out, "?");
+}
+
+static bool rcpt_listed(const struct spool_rcpt *r)
+{
+	return r->state != RCPT_SENT;
+}
+
+static void format_human(struct buf *b, const struct envelope *env)
+{
+	char when[32];
+	local_time(env->arrival, when);
+	size_t start = b->len;
+	text_sanitize(b, env->id, strlen(env->id));
+	if (env->flags & ENV_HELD)
+		buf_addc(b, '!');
+	while (b->len - start < SPOOL_ID_LEN + 1)
+		buf_addc(b, ' ');
+	buf_printf(b, " %8llu %-20s  ", (unsigned long long)env->size, when);
+	if (!env->sender || !env->sender[0])
+		buf_adds(b, "MAILER-DAEMON");
+	else
+		text_sanitize_str(b, env->sender, MAX_SHOWN_ERROR);
+	buf_addc(b, '\n');
+
+	const char *shown_error = NULL;
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		const struct spool_rcpt *r = &env->rcpts[i];
+		if (!rcpt_listed(r))
+			continue;
+		if (r->last_error && r->last_error[0] &&
+		    (!shown_error || strcmp(shown_error, r->last_error) != 0)) {
+			buf_printf(b, "%*s(", RCPT_COLUMN, "");
+			text_sanitize_str(b, r->last_error, MAX_SHOWN_ERROR);
+			buf_adds(b, ")\n");
+		}
+		shown_error = r->last_error;
+		buf_printf(b, "%*s", RCPT_COLUMN, "");
+		text_sanitize_str(b, r->addr ? r->addr : "", MAX_SHOWN_ERROR);
+		if (r->state != RCPT_PENDING || r->attempts > 0) {
+			buf_printf(b, "  [%s, attempt %u", rcpt_state_name(r->state), r->attempts);
+			if (r->state != RCPT_FAILED && r->next_attempt > 0) {
+				local_time(r->next_attempt, when);
+				buf_printf(b, ", next %s", when);
+			}
+			buf_addc(b, ']');
+		}
+		buf_addc(b, '\n');
+	}
+	buf_addc(b, '\n');
+}
+
+static void json_time_or_null(struct buf *b, time_t t)
+{
+	if (t <= 0) {
+		buf_adds(b, "null");
+		return;
+	}
+	char s[32];
+	format_rfc3339(t, s);
+	buf_printf(b, "\"%s\"", s);
+}
+
+static void json_str(struct buf *b, const char *s)
+{
+	if (!s)
+		buf_adds(b, "null");
+	else
+		json_escape(b, s, strlen(s));
+}
+
+static void format_json(struct buf *b, const struct envelope *env)
+{
+	char when[32];
+	format_rfc3339(env->arrival, when);
+	buf_adds(b, "{\"id\": ");
+	json_str(b, env->id);
+	buf_printf(b, ", \"size\": %llu, \"arrival\": \"%s\", \"sender\": ",
+		   (unsigned long long)env->size, when);
+	json_str(b, env->sender ? env->sender : "");
+	buf_printf(b, ", \"held\": %s, \"recipients\": [", (env->flags & ENV_HELD) ? "true" : "false");
+	bool first = true;
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		const struct spool_rcpt *r = &env->rcpts[i];
+		if (!rcpt_listed(r))
+			continue;
+		buf_adds(b, first ? "{\"address\": " : ", {\"address\": ");
+		first = false;
+		json_str(b, r->addr ? r->addr : "");
+		buf_printf(b, ", \"state\": \"%s\", \"attempts\": %u, \"next_attempt\": ",
+			   rcpt_state_name(r->state), r->attempts);
+		json_time_or_null(b, r->state == RCPT_FAILED ? 0 : r->next_attempt);
+		buf_adds(b, ", \"last_error\": ");
+		json_str(b, r->last_error && r->last_error[0] ? r->last_error : NULL);
+		buf_addc(b, '}');
+	}
+	buf_adds(b, "]}");
+}
+
+/* List and load every readable envelope; damaged ones are noted and
+ * skipped. Returns 0 or a sysexits code. */
+static int load_queue(const char *spool_dir, struct envelope **out, size_t *nout, char *err,
+		      size_t errlen)
+{
+	struct id_list ids = { 0 };
+	*out = NULL;
+	*nout = 0;
+	errno = 0;
+	if (spool_list(spool_dir, collect_id, &ids) != 0) {
+		int e = errno;
+		free(ids.ids);
+		if (e == ENOENT)
+			return 0; /* no queue yet: nothing queued */
+		set_err(err, errlen, "cannot list %s/queue: %s", spool_dir,
+			e ? strerror(e) : "spool listing failed");
+		return e == EACCES || e == EPERM ? EX_NOPERM : EX_IOERR;
+	}
+	struct envelope *envs = xcalloc(ids.n ? ids.n : 1, sizeof(*envs));
+	size_t n = 0;
+	for (size_t i = 0; i < ids.n; i++) {
+		char why[256] = "";
+		envelope_init(&envs[n]);
+		if (spool_read_envelope(spool_dir, ids.ids[i], &envs[n], why, sizeof(why)) != 0) {
+			envelope_free(&envs[n]);
+			if (!entry_gone(spool_dir, ids.ids[i]))
+				fprintf(stderr, "mailq: skipping damaged entry %s: %s\n", ids.ids[i],
+					why[0] ? why : "unreadable envelope");
+			continue;
+		}
+		/* the id we listed is the one we show, whatever the file says */
+		memcpy(envs[n].id, ids.ids[i], SPOOL_ID_LEN + 1);
+		n++;
+	}
+	free(ids.ids);
+	qsort(envs, n, sizeof(*envs), by_arrival);
+	*out = envs;
+	*nout = n;
+	return 0;
+}
+
+int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, size_t errlen)
+{
+	struct envelope *envs;
+	size_t n;
+	int rc = load_queue(cfg->spool_dir, &envs, &n, err, errlen);
+	if (rc != 0)
+		return rc;
+
+	struct buf b;
+	buf_init(&b);
+	uint64_t total = 0;
+	if (json)
+		buf_adds(&b, n ? "[\n" : "[]\n");
+	else if (n == 0)
+		buf_adds(&b, "Mail queue is empty\n");
+	else
+		buf_printf(&b, "%-17s %-8s %-20s  %s\n", "-Queue ID--------", "--Size--",
+			   "----Arrival Time----", "-Sender/Recipient-------");
+	for (size_t i = 0; i < n; i++) {
+		if (json) {
+			format_json(&b, &envs[i]);
+			buf_adds(&b, i + 1 < n ? ",\n" : "\n]\n");
+		} else {
+			format_human(&b, &envs[i]);
+		}
+		total += envs[i].size;
+		envelope_free(&envs[i]);
+		if (b.len >= 65536) {
+			fwrite(b.data, 1, b.len, out);
+			buf_reset(&b);
+		}
+	}
+	free(envs);
+	if (!json && n > 0)
+		buf_printf(&b, "-- %llu Kbytes in %zu Request%s.\n",
+			   (unsigned long long)((total + 1023) / 1024), n, n == 1 ? "" : "s");
+	if (b.len)
+		fwrite(b.data, 1, b.len, out);
+	buf_free(&b);
+	if (fflush(out) != 0 || ferror(out)) {
+		set_err(err, errlen, "writing the queue listing: %s", strerror(errno));
+		return EX_IOERR;
+	}
+	return 0;
+}

@@ -1,3 +1,42 @@
-#ifndef SP_mailq_H
-#define SP_mailq_H
+/*
+ * mailq.h - list the queue (`sealpost -bp`, `mailq`): the familiar
+ * sendmail/Postfix layout or one JSON array (`-bp --json`). Reads the
+ * envelopes without locking; runs with the front end's privilege (it may
+ * read every envelope, never a message body). Trusts nothing in the spool:
+ * every string is escaped before it reaches the terminal or the JSON.
+ */
+#ifndef SEALPOST_MAILQ_H
+#define SEALPOST_MAILQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "conf.h"
+#include "util.h"
+
+/*
+ * Print the queue of cfg->spool_dir to out, oldest message first. Damaged
+ * entries are skipped with a note on stderr. Returns 0, or a sysexits code
+ * with a reason in err: EX_NOPERM (spool not readable), EX_IOERR (listing
+ * or writing failed). A missing queue directory is an empty queue.
+ */
+int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, size_t errlen);
+
+/*
+ * Append s (n bytes) to b as a JSON string, quotes included. Valid UTF-8
+ * passes through; '"', '\\' and controls are escaped (\n, \t, ... or
+ * \u00XX, DEL as \u007f); a byte that is not part of valid UTF-8 is read
+ * as Latin-1 and written \u00XX, so the output is always valid JSON and
+ * the byte stays recognisable (a Latin-1 "M\xfcller" shows as "Müller").
+ */
+void json_escape(struct buf *b, const char *s, size_t n);
+
+/*
+ * Append s (n bytes) to b made safe for a terminal: valid UTF-8 printable
+ * characters pass through; control characters (C0, DEL, C1) and invalid
+ * bytes become '?'.
+ */
+void text_sanitize(struct buf *b, const char *s, size_t n);
+
 #endif
