@@ -1,1 +1,12 @@
-# tests for smarthost
+# tests for smarthost: the test smarthost (tests/smarthost.py), the test PKI
+# (tests/mkcerts.sh), their shell helpers (tests/lib-smarthost.sh) and their
+# self-tests.
+TESTS += tests/smarthost-selftest.sh
+EXTRA_DIST += tests/smarthost.py tests/mkcerts.sh tests/lib-smarthost.sh \
+	tests/smarthost-selftest.sh
+
+# The shared test PKI, generated once by the first test that needs it.
+clean-local: clean-local-smarthost-certs
+clean-local-smarthost-certs:
+	rm -rf tests/certs tests/certs.tmp.*
+.PHONY: clean-local-smarthost-certs
