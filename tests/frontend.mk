@@ -9,3 +9,6 @@ tests_unit_test_options_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/sealpost
 tests_unit_test_options_LDADD = $(UNIT_LDADD)
 tests_unit_test_spool_SOURCES = tests/unit/test_spool.c
 tests_unit_test_spool_LDADD = $(UNIT_LDADD)
+
+TESTS += tests/frontend-callers.sh
+EXTRA_DIST += tests/frontend-callers.sh tests/spool_inspect.py
