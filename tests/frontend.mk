@@ -12,3 +12,10 @@ tests_unit_test_spool_LDADD = $(UNIT_LDADD)
 
 TESTS += tests/frontend-callers.sh
 EXTRA_DIST += tests/frontend-callers.sh tests/spool_inspect.py
+
+# Benchmarks: figures, never pass/fail (see README "Performance").
+EXTRA_DIST += tests/bench/intake_bench.py
+bench: all
+	$(PYTHON3) $(top_srcdir)/tests/bench/intake_bench.py --sealpost src/sealpost/sealpost --json bench-intake.json
+.PHONY: bench
+CLEANFILES += bench-intake.json
