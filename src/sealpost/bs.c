@@ -73,19 +73,17 @@ struct session {
 static void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reply(struct session *s, const char *fmt, ...)
 {
+	/* replies are short: a code, a fixed text, a host name (<= 255) or a
+	 * reason (<= MAX_REASON); a longer one would be cut, never overrun */
+	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	char *line = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(line, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	buf_add(&s->out, line, (size_t)n);
+	buf_add(&s->out, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	buf_adds(&s->out, "\r\n");
-	free(line);
 }
 
 /* Make a reason from submit safe for one reply line: printable ASCII,

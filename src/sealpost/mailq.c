@@ -12,8 +12,8 @@
  *
  *   -Queue ID-------- --Size-- ----Arrival Time---- -Sender/Recipient-------
  *   0123456789ABCDEF!     4096 Sat Nov 28 12:00:00  a@example.org
- *                                                   (connect to mx: refused)
- *                                                   b@example.net  [deferred, attempt 3, next Sat Nov 28 12:05:00]
+ *                                                  (connect to mx: refused)
+ *                                                  b@example.net  [deferred, attempt 3, next Sat Nov 28 12:05:00]
  *
  *   -- 4 Kbytes in 1 Request.
  *
@@ -39,7 +39,7 @@
 
 #include "spool.h"
 
-#define RCPT_COLUMN 49       /* where sender and recipients start */
+#define RCPT_COLUMN 48       /* where sender and recipients start */
 #define MAX_SHOWN_ERROR 1000 /* bytes of a last error shown in the layout */
 
 struct id_list {
@@ -80,12 +80,28 @@ static size_t utf8_valid_len(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+/* How many bytes from s on are printable ASCII needing no escape (the
+ * common case, copied in one go). */
+static size_t plain_run(const unsigned char *s, size_t n, bool json)
+{
+	size_t i = 0;
+	while (i < n && s[i] >= 0x20 && s[i] < 0x7f && !(json && (s[i] == '"' || s[i] == '\\')))
+		i++;
+	return i;
+}
+
 void json_escape(struct buf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	buf_addc(b, '"');
 	size_t i = 0;
 	while (i < n) {
+		size_t run = plain_run(u + i, n - i, true);
+		if (run) {
+			buf_add(b, u + i, run);
+			i += run;
+			continue;
+		}
 		uint32_t cp;
 		size_t len = utf8_valid_len(u + i, n - i, &cp);
 		if (len == 0) {
@@ -120,6 +136,12 @@ void text_sanitize(struct buf *b, const char *s, size_t n)
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
 	while (i < n) {
+		size_t run = plain_run(u + i, n - i, false);
+		if (run) {
+			buf_add(b, u + i, run);
+			i += run;
+			continue;
+		}
 		uint32_t cp;
 		size_t len = utf8_valid_len(u + i, n - i, &cp);
 		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
@@ -199,7 +221,7 @@ static void format_human(struct buf *b, const struct envelope *env)
 		buf_addc(b, '!');
 	while (b->len - start < SPOOL_ID_LEN + 1)
 		buf_addc(b, ' ');
-	buf_printf(b, " %8llu %-20s  ", (unsigned long long)env->size, when);
+	buf_printf(b, " %8llu %-20s ", (unsigned long long)env->size, when);
 	if (!env->sender || !env->sender[0])
 		buf_adds(b, "MAILER-DAEMON");
 	else
@@ -337,7 +359,7 @@ int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, si
 	else if (n == 0)
 		buf_adds(&b, "Mail queue is empty\n");
 	else
-		buf_printf(&b, "%-17s %-8s %-20s  %s\n", "-Queue ID--------", "--Size--",
+		buf_printf(&b, "%-17s %-8s %-20s %s\n", "-Queue ID--------", "--Size--",
 			   "----Arrival Time----", "-Sender/Recipient-------");
 	for (size_t i = 0; i < n; i++) {
 		if (json) {
