@@ -1,9 +1,10 @@
 # tests for smarthost: the test smarthost (tests/smarthost.py), the test PKI
-# (tests/mkcerts.sh), their shell helpers (tests/lib-smarthost.sh) and their
-# self-tests.
-TESTS += tests/smarthost-selftest.sh
+# (tests/mkcerts.sh), their shell helpers (tests/lib-smarthost.sh), the
+# private Postfix instance (tests/postfix-harness.sh) and their self-tests.
+TESTS += tests/smarthost-selftest.sh tests/postfix-selftest.sh
 EXTRA_DIST += tests/smarthost.py tests/mkcerts.sh tests/lib-smarthost.sh \
-	tests/smarthost-selftest.sh
+	tests/postfix-harness.sh tests/smarthost-selftest.sh \
+	tests/postfix-selftest.sh
 
 # The shared test PKI, generated once by the first test that needs it.
 clean-local: clean-local-smarthost-certs
