@@ -90,11 +90,38 @@ void conf_free(struct sp_config *cfg);
  * default (verify = ca, system trust, TLS 1.2). Never NULL. */
 const struct sp_tls_policy *conf_policy_for(const struct sp_config *cfg, const char *host);
 
-/* Print the effective settings and each relay's TLS policy, secrets
- * masked (sealpostd --check-config). */
+/*
+ * Print the effective settings and each relay's TLS policy, secrets
+ * masked (sealpostd --check-config), in config syntax, like postconf -n:
+ * every key with its effective value (defaults filled in) in a fixed
+ * order: top-level keys, queue, timeouts, aliases, relays (file order,
+ * each followed by "#" comment lines naming the tls_policy that applies
+ * and its effective verify mode, CA source, verified name, pins and
+ * minimum version), then the tls_policy sections. Unset optional keys are
+ * "#" comments. password_command prints as "<command, masked>".
+ */
 void conf_dump(const struct sp_config *cfg, FILE *out);
 
 /* Parse a duration "90", "90s", "5m", "1h", "5d" into seconds. */
 bool conf_parse_duration(const char *s, unsigned *out);
+
+/* Format seconds the way conf_parse_duration reads them, in the largest
+ * exact unit ("90s", "5m", "1h", "5d"; "0" for zero). */
+void conf_format_duration(unsigned secs, char out[16]);
+
+/* The config spelling of a TLS mode ("starttls", "implicit") and of a
+ * verify mode ("ca", "pin", "encrypt"), for logs and dumps. */
+const char *conf_tls_mode_name(enum sp_tls_mode mode);
+const char *conf_verify_name(enum sp_verify verify);
+
+/* Decode a pin_sha256 value: canonical base64 of exactly 32 bytes (the
+ * SHA-256 of the DER SubjectPublicKeyInfo). Values from a loaded config
+ * always decode. */
+bool conf_pin_decode(const char *b64, unsigned char out[32]);
+
+/* Whether relay may carry mail from this envelope sender: any sender when
+ * it has no `senders`, else when one pattern matches (fnmatch glob,
+ * case-insensitive; "<>" matches the null sender ""). */
+bool conf_relay_matches_sender(const struct sp_relay *relay, const char *sender);
 
 #endif
