@@ -47,6 +47,41 @@ class Raw:
                 break
             self.buf += chunk
         return self.buf
+def outcome(starttls=True, timeout=2):
+    """Drive one transaction; return "STEP CODE" for the first reply that
+    is not 2xx/3xx (or the final 250), "STEP closed" or "STEP timeout"."""
+    step = "GREETING"
+    try:
+        s = smtplib.SMTP(timeout=timeout)
+        s.connect("127.0.0.1", PORT)
+        step = "EHLO"
+        code, _ = s.ehlo("t.test")
+        if code != 250: return "EHLO %d" % code
+        if starttls:
+            step = "STARTTLS"
+            code, _ = s.docmd("STARTTLS")
+            if code != 220: return "STARTTLS %d" % code
+            step = "TLS"
+            s.sock = ctx().wrap_socket(s.sock, server_hostname="localhost")
+            s.file = None
+            step = "EHLO2"
+            code, _ = s.ehlo("t.test")
+            if code != 250: return "EHLO2 %d" % code
+        for step, cmd in (("MAIL", "MAIL FROM:<a@example.org>"),
+                          ("RCPT", "RCPT TO:<b@example.net>"),
+                          ("DATA", "DATA")):
+            code, _ = s.docmd(cmd)
+            if code >= 400: return "%s %d" % (step, code)
+        step = "EOD"
+        s.send(b"Subject: t\r\n\r\nbody\r\n.\r\n")
+        code, _ = s.getreply()
+        return "EOD %d" % code
+    except smtplib.SMTPServerDisconnected as e:
+        return step + (" timeout" if "timed out" in str(e) else " closed")
+    except (socket.timeout, TimeoutError):
+        return step + " timeout"
+    except (ssl.SSLError, ConnectionError):
+        return step + " closed"
 def delivered(n):
     d = os.environ["SMTP_MAILDIR"]
     with open("%s/%d.json" % (d, n)) as f:
@@ -233,6 +268,69 @@ EOF
 transcript_events | grep -qx 'dropped-mid-data' || fail "no dropped-mid-data event"
 [ "$(delivered_count)" = 0 ] || fail "drop-mid-data stored a message"
 ok "drop-mid-data closes inside DATA"
+
+# --- table: scenario, extra options, outcome of one transaction --------------
+while IFS='|' read -r scenario extra want; do
+	# shellcheck disable=SC2086 # extra holds separate options
+	start_smarthost --scenario "$scenario" $extra
+	got=$(py <<'EOF'
+from shclient import *
+print(outcome())
+EOF
+)
+	[ "$got" = "$want" ] || fail "$scenario $extra: expected '$want', got '$got'"
+	ok "$scenario${extra:+ $extra}: $want"
+done <<'EOF'
+good||EOD 250
+mail-4xx||MAIL 451
+mail-5xx||MAIL 550
+rcpt-4xx||RCPT 450
+rcpt-5xx||RCPT 550
+data-4xx||DATA 451
+data-5xx||DATA 554
+eod-4xx||EOD 451
+drop-after-eod||EOD closed
+close-after-starttls-220||TLS closed
+close-after-greeting||EHLO closed
+silent-after-starttls||STARTTLS timeout
+starttls-454||STARTTLS 454
+flaky|--flaky tempfail=1.0|MAIL 451
+flaky|--flaky drop=1.0|EOD closed
+good|--auth u:p|MAIL 530
+auth-before-tls-only|--auth u:p|EOD 250
+EOF
+[ "$(delivered_count)" = 1 ] || fail "auth-before-tls-only: not delivered"
+
+start_smarthost --scenario slow
+py <<'EOF'
+from shclient import *
+import time
+t0 = time.monotonic()
+assert outcome() == "EOD 250"
+assert time.monotonic() - t0 >= 0.2 * 8, time.monotonic() - t0
+EOF
+ok "slow delays every reply"
+
+start_smarthost --no-ext DSN --no-ext smtputf8
+py <<'EOF'
+from shclient import *
+s = smtp(); s.starttls(context=ctx()); s.ehlo("n.test")
+assert "dsn" not in s.esmtp_features and "smtputf8" not in s.esmtp_features, s.esmtp_features
+assert s.mail("a@example.org")[0] == 250
+assert s.rcpt("b@example.net", ["NOTIFY=SUCCESS"])[0] == 555
+s.command_encoding = "utf-8"
+assert s.rcpt("b\u00e9@example.net")[0] == 553
+EOF
+ok "--no-ext removes keywords; their parameters are refused"
+
+start_smarthost --max-connections 1
+py <<'EOF'
+from shclient import *
+a = Raw(); a.until(b"\r\n")
+b = Raw(); data = b.until(b"\r\n")
+assert data.startswith(b"421 "), data
+EOF
+ok "--max-connections answers 421 beyond the limit"
 
 # --- silence, early talk, multi-line greeting --------------------------------
 start_smarthost --scenario silent-before-greeting
