@@ -489,33 +489,48 @@ static int cb_section_open(cfg_t *sec, cfg_opt_t *opt, const char *value, void *
 }
 
 /* Rewrite libconfuse's own messages to say what is wrong in our terms. */
+static void cb_error(cfg_t *sec, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void cb_error(cfg_t *sec, const char *fmt, va_list ap)
 {
+	static const char *const known[] = {
+		"no such option '%s'", "missing title for section '%s'",
+		"missing opening brace for section '%s'", "missing equal sign after option '%s'",
+		"unexpected token '%s'",
+	};
 	char msg[300], w[128];
 	const char *name = NULL;
-	va_list aq;
-	va_copy(aq, ap);
-	if (strstr(fmt, "%s"))
+	size_t k = 0;
+	while (k < ARRAY_LEN(known) && strcmp(fmt, known[k]) != 0)
+		k++;
+	if (k < ARRAY_LEN(known)) {
+		va_list aq;
+		va_copy(aq, ap);
 		name = va_arg(aq, const char *);
-	va_end(aq);
+		va_end(aq);
+	}
 	struct sec_rec *r = rec_for(sec);
-	if (strcmp(fmt, "no such option '%s'") == 0)
+	switch (k) {
+	case 0:
 		snprintf(msg, sizeof(msg), "unknown %s '%s' in %s",
 			 r && strcmp(r->kind, "root") ? "key" : "key or section", name,
 			 where(r, w, sizeof(w)));
-	else if (strcmp(fmt, "missing title for section '%s'") == 0)
+		break;
+	case 1:
 		snprintf(msg, sizeof(msg), "%s needs a quoted name: %s \"name\" { ... }", name, name);
-	else if (strcmp(fmt, "missing opening brace for section '%s'") == 0)
+		break;
+	case 2:
 		snprintf(msg, sizeof(msg), "%s is a section: write %s { ... }", name, name);
-	else if (strcmp(fmt, "missing equal sign after option '%s'") == 0)
+		break;
+	case 3:
 		snprintf(msg, sizeof(msg), "missing '=' after %s", name);
-	else if (strcmp(fmt, "premature end of file") == 0)
-		snprintf(msg, sizeof(msg), "unexpected end of file (missing '}'?)");
-	else if (strcmp(fmt, "unexpected token '%s'") == 0)
+		break;
+	case 4:
 		snprintf(msg, sizeof(msg), "unexpected '%s' (a list where one value is expected, "
 			 "or a missing value?)", name);
-	else
+		break;
+	default:
 		vsnprintf(msg, sizeof(msg), fmt, ap);
+	}
 	fail_at(sec->line, "%s", msg);
 }
 

@@ -82,6 +82,9 @@ const char *conf_default_path(void);
  * and missing_ok is true, the built-in defaults are returned (the front end
  * can queue without a config). On error returns -1 and writes
  * "FILE:LINE: what is wrong" to err; the caller exits EX_CONFIG (78).
+ * An unreadable, oversized (> 1 MiB) or non-regular file is "FILE: why".
+ * path NULL means conf_default_path(). Not reentrant (libconfuse's lexer
+ * is global): load from one thread at a time.
  */
 int conf_load(const char *path, bool missing_ok, struct sp_config **out, char *err, size_t errlen);
 void conf_free(struct sp_config *cfg);
