@@ -5,3 +5,4 @@ include $(srcdir)/tests/intake.mk
 include $(srcdir)/tests/config.mk
 include $(srcdir)/tests/worker.mk
 include $(srcdir)/tests/smarthost.mk
+include $(srcdir)/tests/bsmailq.mk
