@@ -12,9 +12,12 @@
  * checked, and libconfuse parses the cleaned text. The same pass turns off
  * libconfuse's ${VAR} environment expansion: a value means what it says,
  * whoever runs the program. libconfuse keeps no line per option, so the
- * value callbacks record where each key was set (and refuse a key set
- * twice); a hidden list option with a default is parsed as each section
- * opens, which records the line of its "{" and catches duplicate titles.
+ * value callbacks record where each key was set; a hidden list option with
+ * a default is parsed as each section opens, which records the line of
+ * its "{". Left alone, libconfuse keeps the last value of a key given
+ * twice and replaces a section whose title repeats ("last one wins"); both
+ * are errors here (titles compared without regard to case), as is a second
+ * queue or timeouts section. "key += {...}" still appends to a list.
  * libconfuse has no user pointer in callbacks: one load runs at a time
  * (its lexer is global too), so the state is a file-level pointer.
  */
