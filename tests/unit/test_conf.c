@@ -78,6 +78,7 @@ static const struct bad_case bad[] = {
 	{ "duplicate_key_relay", RELAY "  port = 587\n  host = \"other.example\"\n}\n", 4, "host is set twice in relay \"r\" (first at line 2)" },
 	{ "duplicate_key_top", "domain = \"a.example\"\n\ndomain = \"b.example\"\n", 3, "domain is set twice in the top level (first at line 1)" },
 	{ "duplicate_list_key", RELAY "  senders = {\"a@x.example\"}\n  senders = {\"b@x.example\"}\n}\n", 4, "senders is set twice" },
+	{ "assign_after_append", RELAY "  senders += {\"a@x.example\"}\n  senders = {\"b@x.example\"}\n}\n", 4, "senders is set twice" },
 	{ "missing_host", "\nrelay \"r\" {\n  port = 465\n}\n", 2, "relay \"r\": host is required" },
 	{ "bad_relay_name", "relay \"a b\" {\n  host = \"h.example\"\n}\n", 1, "name must be" },
 	{ "bad_duration", "queue {\n  retry_min = 5x\n}\n", 2, "retry_min = \"5x\": must be a duration" },
@@ -328,6 +329,14 @@ static void test_defaults(void)
 	const struct sp_tls_policy *p = conf_policy_for(c, "smtp.example.net");
 	CHECK(p && p->verify == SP_VERIFY_CA && p->min_version == 12 && !p->ca_file && p->npins == 0,
 	      "built-in policy");
+	conf_free(c);
+
+	/* "+=" appends to a list; it is not a second assignment. */
+	c = load_text("append", RELAY "  senders = {\"a@x.example\"}\n  senders += {\"b@x.example\"}\n}\n",
+		      err, sizeof(err));
+	CHECK(c != NULL, "append: %s", err);
+	if (c)
+		CHECK(c->nrelays == 1 && c->relays[0].nsenders == 2, "append: two senders");
 	conf_free(c);
 
 	/* A value is taken literally: no ${VAR} expansion inside quotes. */
