@@ -44,7 +44,11 @@
 #       ("key = value") goes to the block that owns the key (SPEC section 5):
 #       verify ca_file verify_name pin_sha256 min_version priority client_cert
 #       client_key go to tls_policy (replacing the default of that key), any
-#       other key to the relay. Example:
+#       other key to the relay. With verify = "pin" or "encrypt" the defaults
+#       ca_file/verify_name are left out (they only go with "ca").
+#       Knobs for several relays (a host may have only one tls_policy):
+#       RELAY_HOST=localhost changes the host and the policy name;
+#       RELAY_POLICY=no prints the relay block only. Example:
 #         write_conf "$(relay_conf main "$SMTP_PORT" starttls \
 #             'username = "alice"' "password_file = \"$T/pw\"" \
 #             'verify = "pin"' "pin_sha256 = {\"$(cat "$CERTS/server.pin")\"}")"
@@ -168,24 +172,32 @@ relay_conf() {
 	_name=$1 _port=$2 _mode=${3:-starttls}
 	[ $# -ge 3 ] && shift 3 || shift $#
 	[ -n "${CERTS:-}" ] || need_certs
-	_relay_extra="" _policy_extra="" _policy_keys=" "
+	_relay_extra="" _policy_extra="" _policy_keys=" " _policy_verify=""
 	for _l in "$@"; do
 		_k=$(printf '%s' "$_l" | sed 's/^[[:space:]]*\([A-Za-z_0-9]*\).*/\1/')
 		case $_k in
 		verify|ca_file|verify_name|pin_sha256|min_version|priority|client_cert|client_key)
 			_policy_extra="$_policy_extra  $_l
 "
-			_policy_keys="$_policy_keys$_k " ;;
+			_policy_keys="$_policy_keys$_k "
+			[ "$_k" = verify ] && _policy_verify=$(printf '%s' "$_l" | sed 's/^[^=]*=[[:space:]]*"\{0,1\}\([a-z]*\).*/\1/')
+			;;
 		*)
 			_relay_extra="$_relay_extra  $_l
 " ;;
 		esac
 	done
-	printf 'relay "%s" {\n  host = "127.0.0.1"\n  port = %s\n  tls = "%s"\n%s}\n' \
-		"$_name" "$_port" "$_mode" "$_relay_extra"
-	printf 'tls_policy "127.0.0.1" {\n'
+	_host=${RELAY_HOST:-127.0.0.1}
+	printf 'relay "%s" {\n  host = "%s"\n  port = %s\n  tls = "%s"\n%s}\n' \
+		"$_name" "$_host" "$_port" "$_mode" "$_relay_extra"
+	[ "${RELAY_POLICY:-yes}" = no ] && return 0
+	printf 'tls_policy "%s" {\n' "$_host"
 	case $_policy_keys in *" verify "*) ;; *) printf '  verify = "ca"\n' ;; esac
-	case $_policy_keys in *" ca_file "*) ;; *) printf '  ca_file = "%s"\n' "$CERTS/ca.pem" ;; esac
-	case $_policy_keys in *" verify_name "*) ;; *) printf '  verify_name = "localhost"\n' ;; esac
+	# ca_file and verify_name only belong to verify = "ca" (conf rejects
+	# them otherwise): no defaults when another mode is asked for.
+	case $_policy_verify in ""|ca)
+		case $_policy_keys in *" ca_file "*) ;; *) printf '  ca_file = "%s"\n' "$CERTS/ca.pem" ;; esac
+		case $_policy_keys in *" verify_name "*) ;; *) printf '  verify_name = "localhost"\n' ;; esac
+	esac
 	printf '%s}\n' "$_policy_extra"
 }

@@ -421,4 +421,10 @@ printf '%s\n' "$conf" | grep -q '^  tls = "implicit"$' || fail "relay_conf: mode
 printf '%s\n' "$conf" | grep -q '^  username = "u"$' || fail "relay_conf: relay key"
 [ "$(printf '%s\n' "$conf" | grep -c 'verify = ')" = 1 ] || fail "relay_conf: verify not replaced"
 printf '%s\n' "$conf" | sed -n '/^tls_policy/,/^}/p' | grep -q 'pin_sha256' || fail "relay_conf: policy key"
+printf '%s\n' "$conf" | grep -q 'ca_file\|verify_name' && fail "relay_conf: ca_file with verify = pin"
+conf=$(relay_conf main 2525)
+printf '%s\n' "$conf" | grep -q "ca_file = \"$CERTS/ca.pem\"" || fail "relay_conf: default ca_file"
+printf '%s\n' "$conf" | grep -q 'verify_name = "localhost"' || fail "relay_conf: default verify_name"
+[ "$(RELAY_HOST=localhost RELAY_POLICY=no relay_conf b 1 | grep -c 'tls_policy\|host = "localhost"')" = 1 ] ||
+	fail "relay_conf: RELAY_HOST/RELAY_POLICY"
 ok "relay_conf routes keys to relay and tls_policy"
