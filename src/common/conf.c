@@ -289,8 +289,11 @@ static const char *check_string(const struct rule *ru, const char **v, char *why
 	case V_TEXT: case V_TEXT_OPT:
 		return NULL;
 	case V_HOSTNAME:
-		if (s[0] == '[' && s[strlen(s) - 1] == ']')
-			return NULL; /* address literal, as in EHLO [192.0.2.1] */
+		if (s[0] == '[' && s[strlen(s) - 1] == ']' && strlen(s) < 64) {
+			char inner[64]; /* address literal: EHLO [192.0.2.1], [IPv6:2001:db8::1] */
+			snprintf(inner, sizeof(inner), "%.*s", (int)strlen(s) - 2, s + 1);
+			return host_chars(inner, true) ? NULL : "is not a valid address literal";
+		}
 		return host_chars(s, false) ? NULL : "is not a valid host name";
 	case V_DOMAIN:
 		return host_chars(s, false) ? NULL : "is not a valid domain";

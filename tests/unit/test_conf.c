@@ -112,6 +112,7 @@ static const struct bad_case bad[] = {
 	{ "relative_password_file", RELAY "  username = \"u\"\n  password_file = \"p.secret\"\n}\n", 4, "must be an absolute path" },
 	{ "empty_hostname", "hostname = \"\"\n", 1, "hostname = \"\": must not be empty" },
 	{ "bad_hostname", "hostname = \"web 1\"\n", 1, "not a valid host name" },
+	{ "bad_address_literal", "hostname = \"[192.0.2.1 x]\"\n", 1, "not a valid address literal" },
 	{ "relative_spool", "spool_dir = \"spool\"\n", 1, "absolute path" },
 	{ "bad_log", "log = \"file:log.txt\"\n", 1, "file:/absolute/path" },
 	{ "bad_log_format", "log_format = \"xml\"\n", 1, "\"text\" or \"json\"" },
