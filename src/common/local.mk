@@ -4,6 +4,7 @@ src_common_libcommon_a_SOURCES = \
 	src/common/util.c src/common/util.h \
 	src/common/log.c src/common/log.h \
 	src/common/conf.c src/common/conf.h \
+	src/common/conf_text.c src/common/conf_dump.c src/common/conf_internal.h \
 	src/common/spool.c src/common/spool.h \
 	src/common/envelope.c \
 	src/common/address.c src/common/address.h

@@ -1,0 +1,3 @@
+/* placeholder: conf.c is being split */
+#include "config.h"
+typedef int placeholder_conf_dump;

@@ -1,0 +1,3 @@
+#ifndef SEALPOST_CONF_INTERNAL_H
+#define SEALPOST_CONF_INTERNAL_H
+#endif
