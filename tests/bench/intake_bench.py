@@ -56,7 +56,7 @@ def main():
         conf = os.path.join(tmp, "sealpost.conf")
         with open(conf, "w") as f:
             f.write('hostname = "bench.example.org"\nspool_dir = "%s"\nlog = "stderr"\n'
-                    'max_message_size = 0\n' % spool)
+                    'max_message_size = 1G\n' % spool)
         small = os.path.join(tmp, "4k.eml")
         with open(small, "wb") as f:
             f.write(message(4096))
