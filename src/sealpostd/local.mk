@@ -1,6 +1,23 @@
 # sealpostd: the relay worker. The only program that links GnuTLS and reads
-# relay credentials.
+# relay credentials. Its modules (minus main.c) also form a small library
+# for the unit tests and the fuzz target.
 sbin_PROGRAMS += src/sealpostd/sealpostd
+noinst_LIBRARIES += src/sealpostd/libworker.a
+src_sealpostd_libworker_a_SOURCES = \
+	src/sealpostd/reply.c src/sealpostd/reply.h \
+	src/sealpostd/outcome.c src/sealpostd/outcome.h \
+	src/sealpostd/base64.c src/sealpostd/base64.h \
+	src/sealpostd/tls.c src/sealpostd/tls.h \
+	src/sealpostd/net.c src/sealpostd/net.h \
+	src/sealpostd/auth.c src/sealpostd/auth.h \
+	src/sealpostd/smtp.c src/sealpostd/smtp.h \
+	src/sealpostd/relay.c src/sealpostd/relay.h \
+	src/sealpostd/deliver.c src/sealpostd/deliver.h \
+	src/sealpostd/queue_run.c src/sealpostd/queue_run.h \
+	src/sealpostd/daemon.c src/sealpostd/daemon.h \
+	src/sealpostd/probe.c src/sealpostd/probe.h
+src_sealpostd_libworker_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
+WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS)
 src_sealpostd_sealpostd_SOURCES = src/sealpostd/main.c
 src_sealpostd_sealpostd_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
-src_sealpostd_sealpostd_LDADD = $(COMMON_LIBS) $(GNUTLS_LIBS)
+src_sealpostd_sealpostd_LDADD = $(WORKER_LIBS)

@@ -1,2 +1,221 @@
+/*
+ * main.c - sealpostd, the relay worker: options, config, logging, signals,
+ * privilege drop, then one of --once, --check-config, --probe or the
+ * daemon. The only program that links GnuTLS and reads relay credentials.
+ * Started as root it drops to the "sealpost" user when that user exists;
+ * started by the front end it runs as the caller.
+ */
 #include "config.h"
-int main(void) { return 0; }
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "probe.h"
+#include "queue_run.h"
+#include "tls.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#define WORKER_USER "sealpost"
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_flag = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop; /* no SA_RESTART: waits return EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: sealpostd [-C FILE] [-v] [-d]            run as a daemon (foreground unless -d)\n"
+		"       sealpostd [-C FILE] [-v] --once [--flush] [--id ID]\n"
+		"                                                deliver what is due, then exit\n"
+		"       sealpostd [-C FILE] --check-config       validate and print the settings\n"
+		"       sealpostd [-C FILE] [-v] --probe         test each relay, send no mail\n"
+		"options:\n"
+		"  -C FILE          config file (default %s)\n"
+		"  -v               log to stderr too; twice: trace the SMTP dialogue\n"
+		"  -d, --daemonize  detach from the terminal\n"
+		"  --once           one queue run (same as sealpost -q)\n"
+		"  --flush          with --once: retry deferred messages now\n"
+		"  --id ID          with --once: only this message; exit 0 delivered,\n"
+		"                   75 still queued, 69 failed\n"
+		"  -h, --help       this text\n"
+		"  -V, --version    print the version\n",
+		conf_default_path());
+}
+
+enum mode { MODE_DAEMON, MODE_ONCE, MODE_CHECK, MODE_PROBE };
+
+/* Root never talks to the network: become the worker user if it exists. */
+static int drop_root(void)
+{
+	if (geteuid() != 0)
+		return 0;
+	struct passwd *pw = getpwnam(WORKER_USER);
+	if (!pw) {
+		log_msg(LOG_WARNING, "running as root: create the \"%s\" user so that sealpostd can drop privileges",
+			WORKER_USER);
+		return 0;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_msg(LOG_ERR, "cannot drop privileges to %s: %s", WORKER_USER, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	ensure_std_fds();
+	umask(027);
+	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH };
+	static const struct option longopts[] = {
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "probe", no_argument, NULL, OPT_PROBE },
+		{ "id", required_argument, NULL, OPT_ID },
+		{ "flush", no_argument, NULL, OPT_FLUSH },
+		{ "daemonize", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *conf_path = NULL;
+	const char *only_id = NULL;
+	enum mode mode = MODE_DAEMON;
+	int modes = 0, verbose = 0;
+	bool detach = false, flush = false;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "C:dvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C': conf_path = optarg; break;
+		case 'd': detach = true; break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("sealpostd %s\n", PACKAGE_VERSION); return 0;
+		case OPT_ONCE: mode = MODE_ONCE; modes++; break;
+		case OPT_CHECK: mode = MODE_CHECK; modes++; break;
+		case OPT_PROBE: mode = MODE_PROBE; modes++; break;
+		case OPT_ID: only_id = optarg; break;
+		case OPT_FLUSH: flush = true; break;
+		default:
+			if (optopt && optopt < 256)
+				fprintf(stderr, "sealpostd: unknown option -%c\n", optopt);
+			else
+				fprintf(stderr, "sealpostd: unknown option %s\n", argv[optind - 1]);
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sealpostd: unexpected argument %s\n", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (modes > 1 || ((only_id || flush) && mode != MODE_ONCE) || (detach && mode != MODE_DAEMON)) {
+		fprintf(stderr, "sealpostd: conflicting options\n");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (!conf_path)
+		conf_path = conf_default_path();
+
+	struct sp_config *cfg = NULL;
+	char err[512];
+	if (conf_load(conf_path, false, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sealpostd: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (mode == MODE_CHECK) {
+		conf_dump(cfg, stdout);
+		fflush(stdout);
+		int st = 0;
+		if (cfg->nrelays == 0) {
+			fprintf(stderr, "sealpostd: %s: no relay configured: sealpostd cannot deliver\n", conf_path);
+			st = EX_CONFIG;
+		}
+		conf_free(cfg);
+		return st;
+	}
+	if (cfg->nrelays == 0) {
+		fprintf(stderr, "sealpostd: %s: no relay configured (add a relay \"NAME\" { host = ... } section)\n",
+			conf_path);
+		conf_free(cfg);
+		return EX_CONFIG;
+	}
+	if (log_open("sealpostd", cfg->log, cfg->log_format && strcmp(cfg->log_format, "json") == 0) < 0) {
+		fprintf(stderr, "sealpostd: %s: invalid log target \"%s\"\n", conf_path, cfg->log ? cfg->log : "");
+		conf_free(cfg);
+		return EX_CONFIG;
+	}
+	/* the foreground daemon and -v also log to stderr */
+	log_also_stderr(verbose > 0 || (mode == MODE_DAEMON && !detach));
+	install_signals();
+	if (tls_global_init(err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		conf_free(cfg);
+		return EX_SOFTWARE;
+	}
+	if (drop_root() < 0) {
+		conf_free(cfg);
+		return EX_NOPERM;
+	}
+
+	int status = 0;
+	bool trace = verbose > 1;
+	if (mode == MODE_PROBE) {
+		status = probe_relays(cfg, trace, stdout);
+	} else if (mode == MODE_ONCE) {
+		struct run_options ro = { .flush = flush, .only_id = only_id, .trace = trace, .stop = &stop_flag };
+		int id_status = 0;
+		status = queue_run(cfg, &ro, &id_status);
+		if (status == 0 && only_id)
+			status = id_status;
+	} else {
+		struct daemon_options dopt = {
+			.conf_path = conf_path, .detach = detach, .trace = trace,
+			.stop = &stop_flag, .reload = &reload_flag,
+		};
+		status = daemon_run(&cfg, &dopt);
+	}
+	tls_global_deinit();
+	conf_free(cfg);
+	log_close();
+	return status;
+}

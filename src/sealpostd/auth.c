@@ -1,0 +1,301 @@
+/*
+ * auth.c - SMTP AUTH client: mechanism choice, secret retrieval and the
+ * PLAIN / LOGIN / XOAUTH2 exchanges. Runs as the worker's user, which is
+ * the only one that may read the secrets. Every buffer that held the
+ * secret (in any encoding) is wiped; nothing here logs a secret, and the
+ * server's replies are only ever reported through reply_summary().
+ */
+#include "config.h"
+
+#include "auth.h"
+#include "base64.h"
+#include "log.h"
+#include "outcome.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SECRET_MAX 16384 /* OAuth tokens exceed 1 KiB; passwords do not */
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} mechs[] = {
+	{ "PLAIN", AUTH_PLAIN },
+	{ "LOGIN", AUTH_LOGIN },
+	{ "XOAUTH2", AUTH_XOAUTH2 },
+};
+
+unsigned auth_mech_bit(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(mechs); i++)
+		if (ascii_casecmp(name, mechs[i].name) == 0)
+			return mechs[i].bit;
+	return AUTH_OTHER;
+}
+
+void auth_mech_names(unsigned mask, char *out, size_t outlen)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < ARRAY_LEN(mechs); i++)
+		if (mask & mechs[i].bit)
+			buf_printf(&b, "%s%s", b.len ? " " : "", mechs[i].name);
+	if (mask & AUTH_OTHER)
+		buf_printf(&b, "%s(others)", b.len ? " " : "");
+	snprintf(out, outlen, "%s", b.len ? b.data : "none");
+	buf_free(&b);
+}
+
+unsigned auth_choose(const char *configured, unsigned offered, char *err, size_t errlen)
+{
+	char names[128];
+	auth_mech_names(offered, names, sizeof(names));
+	if (!configured || ascii_casecmp(configured, "auto") == 0) {
+		/* Inside verified TLS, PLAIN and LOGIN are equally strong; PLAIN
+		 * needs one round trip fewer. */
+		static const unsigned order[] = { AUTH_PLAIN, AUTH_LOGIN };
+		for (size_t i = 0; i < ARRAY_LEN(order); i++)
+			if (offered & order[i])
+				return order[i];
+		set_err(err, errlen, "no common AUTH mechanism (server offers: %s)", names);
+		return 0;
+	}
+	unsigned want = auth_mech_bit(configured);
+	if (want == AUTH_OTHER) {
+		set_err(err, errlen, "AUTH mechanism \"%s\" is not supported", configured);
+		return 0;
+	}
+	if (!(offered & want)) {
+		set_err(err, errlen, "server does not offer AUTH %s (offers: %s)", configured, names);
+		return 0;
+	}
+	return want;
+}
+
+/* Keep the first line only, without its line end. */
+static void first_line(char *s)
+{
+	s[strcspn(s, "\r\n")] = '\0';
+}
+
+static char *secret_from_file(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		set_err(err, errlen, "cannot open password_file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+		log_msg(LOG_WARNING, "password_file %s is accessible by group or others (mode %03o): chmod 600 it",
+			path, (unsigned)(st.st_mode & 0777));
+	char *s = xmalloc(SECRET_MAX + 1);
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read_retry(fd, s + n, SECRET_MAX - n);
+		if (r < 0) {
+			set_err(err, errlen, "cannot read password_file %s: %s", path, strerror(errno));
+			close(fd);
+			free_secret(s);
+			return NULL;
+		}
+		if (r == 0 || (n += (size_t)r) == SECRET_MAX)
+			break;
+	}
+	close(fd);
+	s[n] = '\0';
+	first_line(s);
+	if (s[0] == '\0') {
+		set_err(err, errlen, "password_file %s is empty", path);
+		free_secret(s);
+		return NULL;
+	}
+	return s;
+}
+
+static char *secret_from_command(const char *cmd, unsigned timeout_s, char *err, size_t errlen)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		set_err(err, errlen, "password_command: pipe: %s", strerror(errno));
+		return NULL;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		set_err(err, errlen, "password_command: fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(pfd[1], 1) < 0)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	char *s = xmalloc(SECRET_MAX + 1);
+	size_t n = 0;
+	bool too_long = false, timed_out = false;
+	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
+	for (;;) {
+		uint64_t now = now_ms();
+		if (now >= deadline) {
+			timed_out = true;
+			break;
+		}
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		int pr = poll(&p, 1, (int)(deadline - now > 60000 ? 60000 : deadline - now));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			continue;
+		if (n == SECRET_MAX) {
+			too_long = true;
+			break;
+		}
+		ssize_t r = read_retry(pfd[0], s + n, SECRET_MAX - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(pfd[0]);
+	if (timed_out || too_long)
+		kill(pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	s[n] = '\0';
+	first_line(s);
+	if (timed_out || too_long || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || s[0] == '\0') {
+		if (timed_out)
+			set_err(err, errlen, "password_command timed out after %us", timeout_s);
+		else if (too_long)
+			set_err(err, errlen, "password_command output too long");
+		else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			set_err(err, errlen, "password_command failed (status %d)",
+				WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		else
+			set_err(err, errlen, "password_command printed nothing");
+		free_secret(s);
+		return NULL;
+	}
+	return s;
+}
+
+char *auth_get_secret(const struct sp_relay *relay, unsigned timeout_s, char *err, size_t errlen)
+{
+	if (relay->password_file)
+		return secret_from_file(relay->password_file, err, errlen);
+	if (relay->password_command)
+		return secret_from_command(relay->password_command, timeout_s, err, errlen);
+	set_err(err, errlen, "relay %s has a username but no password_file or password_command", relay->name);
+	return NULL;
+}
+
+/* Send "prefix" + base64(data) + CRLF, then wipe every copy. */
+static int send_b64(struct netconn *c, const char *prefix, const void *data, size_t n,
+		    uint64_t deadline_ms, char *err, size_t errlen)
+{
+	size_t elen = base64_encoded_len(n);
+	char *enc = xmalloc(elen + 1);
+	base64_encode(data, n, enc);
+	int r = net_writes(c, prefix, deadline_ms, err, errlen);
+	if (r == 0)
+		r = net_write(c, enc, elen, deadline_ms, err, errlen);
+	if (r == 0)
+		r = net_writes(c, "\r\n", deadline_ms, err, errlen);
+	if (r == 0)
+		r = net_flush(c, deadline_ms, err, errlen);
+	explicit_zero(c->wbuf, sizeof(c->wbuf));
+	c->wlen = 0;
+	explicit_zero(enc, elen);
+	free(enc);
+	return r;
+}
+
+static int read_reply(struct netconn *c, uint64_t deadline_ms, struct smtp_reply *last, char *err, size_t errlen)
+{
+	return net_read_reply(c, deadline_ms, last, err, errlen);
+}
+
+static int refused(const struct smtp_reply *last, char *err, size_t errlen)
+{
+	char summary[400];
+	reply_summary(last, summary, sizeof(summary));
+	set_err(err, errlen, "authentication failed: %s", summary);
+	return LOCAL_AUTH;
+}
+
+int auth_run(struct netconn *c, unsigned mech, const char *user, const char *secret,
+	     uint64_t deadline_ms, struct smtp_reply *last, char *err, size_t errlen)
+{
+	size_t ulen = strlen(user), slen = strlen(secret);
+	int r;
+	if (mech == AUTH_PLAIN || mech == AUTH_XOAUTH2) {
+		/* PLAIN: authzid NUL authcid NUL passwd (RFC 4616).
+		 * XOAUTH2: "user=" U ^A "auth=Bearer " T ^A ^A. */
+		size_t cap = ulen + slen + 32;
+		char *msg = xmalloc(cap);
+		size_t n;
+		if (mech == AUTH_PLAIN) {
+			msg[0] = '\0';
+			memcpy(msg + 1, user, ulen);
+			msg[1 + ulen] = '\0';
+			memcpy(msg + 2 + ulen, secret, slen);
+			n = 2 + ulen + slen;
+		} else {
+			n = (size_t)snprintf(msg, cap, "user=%s\001auth=Bearer %s\001\001", user, secret);
+		}
+		r = send_b64(c, mech == AUTH_PLAIN ? "AUTH PLAIN " : "AUTH XOAUTH2 ", msg, n, deadline_ms, err, errlen);
+		explicit_zero(msg, cap);
+		free(msg);
+		if (r == 0)
+			r = read_reply(c, deadline_ms, last, err, errlen);
+		if (r == 0 && last->code == 334) {
+			/* XOAUTH2 error details, or a server that wants a fresh
+			 * line: answer empty, the final reply follows */
+			r = net_writes(c, "\r\n", deadline_ms, err, errlen);
+			if (r == 0)
+				r = net_flush(c, deadline_ms, err, errlen);
+			if (r == 0)
+				r = read_reply(c, deadline_ms, last, err, errlen);
+		}
+	} else if (mech == AUTH_LOGIN) {
+		r = net_writes(c, "AUTH LOGIN\r\n", deadline_ms, err, errlen);
+		if (r == 0)
+			r = net_flush(c, deadline_ms, err, errlen);
+		if (r == 0)
+			r = read_reply(c, deadline_ms, last, err, errlen);
+		if (r == 0 && last->code == 334) {
+			r = send_b64(c, "", user, ulen, deadline_ms, err, errlen);
+			if (r == 0)
+				r = read_reply(c, deadline_ms, last, err, errlen);
+			if (r == 0 && last->code == 334) {
+				r = send_b64(c, "", secret, slen, deadline_ms, err, errlen);
+				if (r == 0)
+					r = read_reply(c, deadline_ms, last, err, errlen);
+			}
+		}
+	} else {
+		set_err(err, errlen, "unsupported AUTH mechanism");
+		return LOCAL_AUTH;
+	}
+	if (r != 0)
+		return r;
+	if (last->code == 235)
+		return 0;
+	return refused(last, err, errlen);
+}

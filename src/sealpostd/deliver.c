@@ -1,0 +1,227 @@
+/*
+ * deliver.c - one message, all its due recipients, every relay in order
+ * (see deliver.h). The spool is updated right after each transaction, so
+ * a crash after the server's 250 repeats at most that one delivery.
+ */
+#include "config.h"
+
+#include "deliver.h"
+#include "log.h"
+#include "outcome.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sysexits.h>
+
+bool deliver_is_due(const struct envelope *env, time_t now, bool flush)
+{
+	if (env->flags & ENV_HELD)
+		return false;
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		const struct spool_rcpt *r = &env->rcpts[i];
+		if (r->state == RCPT_PENDING)
+			return true;
+		if (r->state == RCPT_DEFERRED && (flush || r->next_attempt <= now))
+			return true;
+	}
+	return false;
+}
+
+unsigned deliver_backoff(const struct sp_config *cfg, unsigned attempts)
+{
+	unsigned wait = cfg->queue.retry_min ? cfg->queue.retry_min : 1;
+	unsigned max = cfg->queue.retry_max > wait ? cfg->queue.retry_max : wait;
+	for (unsigned i = 1; i < attempts && wait < max; i++)
+		wait = wait > max / 2 ? max : wait * 2;
+	return wait > max ? max : wait;
+}
+
+/* Context of one message's delivery. */
+struct job {
+	struct relay_pool *pool;
+	const char *spool_dir;
+	struct spool_entry *e;
+	time_t now;
+	double start;             /* wall clock, for delay= */
+	struct deliver_stats *stats;
+	bool dirty;               /* state changed since the last save */
+	bool save_failed;
+};
+
+static double wall_now(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void set_last_error(struct spool_rcpt *r, const char *label, const char *reason)
+{
+	free(r->last_error);
+	r->last_error = label ? xasprintf("%s: %s", label, reason) : xstrdup(reason);
+}
+
+/* Record one recipient's result, log its line. */
+static void finalize(struct job *j, size_t ri, enum outcome outcome, const char *reason,
+		     const char *label, const char *tls)
+{
+	struct envelope *env = &j->e->env;
+	struct spool_rcpt *r = &env->rcpts[ri];
+	const struct sp_config *cfg = j->pool->cfg;
+	char expired[640];
+	r->attempts++;
+	if (outcome == OUTCOME_TEMPORARY && cfg->queue.lifetime &&
+	    j->now - env->arrival >= (time_t)cfg->queue.lifetime) {
+		char life[16];
+		conf_format_duration(cfg->queue.lifetime, life);
+		snprintf(expired, sizeof(expired), "message expired after %s in the queue; last error: %s", life,
+			 reason);
+		reason = expired;
+		outcome = OUTCOME_PERMANENT;
+	}
+	switch (outcome) {
+	case OUTCOME_DELIVERED:
+		r->state = RCPT_SENT;
+		free(r->last_error);
+		r->last_error = NULL;
+		j->stats->sent++;
+		break;
+	case OUTCOME_PERMANENT:
+		r->state = RCPT_FAILED;
+		set_last_error(r, label, reason);
+		j->stats->bounced++;
+		break;
+	case OUTCOME_TEMPORARY:
+		r->state = RCPT_DEFERRED;
+		r->next_attempt = j->now + (time_t)deliver_backoff(cfg, r->attempts);
+		set_last_error(r, label, reason);
+		j->stats->deferred++;
+		break;
+	}
+	j->dirty = true;
+	double delay = wall_now() - (double)env->arrival;
+	if (delay < 0)
+		delay = 0;
+	log_msg(outcome == OUTCOME_DELIVERED ? LOG_INFO : LOG_NOTICE,
+		"%s: to=<%s>, relay=%s, delay=%.2f, tls=%s, status=%s (%s)", env->id, r->addr,
+		label ? label : "none", delay, tls ? tls : "none", outcome_name(outcome), reason);
+}
+
+static void save(struct job *j)
+{
+	if (!j->dirty)
+		return;
+	char err[256];
+	if (spool_save_state(j->spool_dir, j->e, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "%s: cannot save delivery state: %s", j->e->id, err);
+		j->save_failed = true;
+	}
+	j->dirty = false;
+}
+
+static int final_status(const struct envelope *env)
+{
+	bool queued = false, failed = false;
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		if (env->rcpts[i].state == RCPT_PENDING || env->rcpts[i].state == RCPT_DEFERRED)
+			queued = true;
+		else if (env->rcpts[i].state == RCPT_FAILED)
+			failed = true;
+	}
+	return queued ? EX_TEMPFAIL : failed ? EX_UNAVAILABLE : 0;
+}
+
+/* Try relay li for the recipients in todo; the ones to fail over stay in
+ * todo (count returned). */
+static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, struct smtp_failure *last,
+			char *last_label, size_t labellen)
+{
+	struct relay_link *link = &j->pool->links[li];
+	struct smtp_session *s = relay_session(j->pool, li, j->e->id);
+	snprintf(last_label, labellen, "%s", link->label);
+	if (!s) {
+		*last = link->down_why;
+		return ntodo;
+	}
+	char tls[128];
+	snprintf(tls, sizeof(tls), "%s", net_tls_summary(&s->conn));
+	struct smtp_rcpt_result *res = xcalloc(ntodo, sizeof(*res));
+	bool eod_sent = false;
+	int r = smtp_send_message(s, &j->e->env, j->e->msg_fd, todo, ntodo, res, &eod_sent);
+	bool lost = r < 0;
+	size_t keep = 0;
+	for (size_t k = 0; k < ntodo; k++) {
+		if (lost && !eod_sent && res[k].outcome == OUTCOME_TEMPORARY) {
+			todo[keep++] = todo[k]; /* the session broke: next relay */
+			continue;
+		}
+		finalize(j, todo[k], res[k].outcome, res[k].reason, link->label, tls);
+	}
+	/* persisted before anything else happens */
+	save(j);
+	if (lost)
+		*last = s->fail;
+	free(res);
+	relay_after_transaction(j->pool, li, lost, eod_sent);
+	return keep;
+}
+
+int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_entry *e, bool flush,
+		  struct deliver_stats *stats)
+{
+	struct envelope *env = &e->env;
+	struct job j = {
+		.pool = pool, .spool_dir = spool_dir, .e = e, .now = time(NULL),
+		.start = wall_now(), .stats = stats,
+	};
+	stats->messages++;
+	size_t *todo = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(size_t));
+	size_t ntodo = 0;
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		const struct spool_rcpt *r = &env->rcpts[i];
+		if (r->state == RCPT_PENDING || (r->state == RCPT_DEFERRED && (flush || r->next_attempt <= j.now)))
+			todo[ntodo++] = i;
+	}
+	struct smtp_failure last = { .local = LOCAL_NONE };
+	char last_label[320] = "";
+	bool any_relay = false;
+	for (size_t li = 0; li < pool->n && ntodo > 0; li++) {
+		if (!conf_relay_matches_sender(pool->links[li].relay, env->sender))
+			continue;
+		any_relay = true;
+		ntodo = try_relay(&j, li, todo, ntodo, &last, last_label, sizeof(last_label));
+	}
+	/* Whatever no relay could take stays queued (or expires). */
+	for (size_t k = 0; k < ntodo; k++) {
+		if (!any_relay) {
+			char why[400];
+			snprintf(why, sizeof(why), "no relay is configured for sender <%s>", env->sender);
+			finalize(&j, todo[k], OUTCOME_TEMPORARY, why, NULL, NULL);
+		} else {
+			finalize(&j, todo[k], OUTCOME_TEMPORARY, last.reason[0] ? last.reason : "delivery failed",
+				 last_label, NULL);
+		}
+	}
+	save(&j);
+	free(todo);
+
+	int status = final_status(env);
+	if (j.save_failed) {
+		spool_close_entry(e);
+		return EX_CANTCREAT;
+	}
+	if (status != EX_TEMPFAIL) {
+		if (status == EX_UNAVAILABLE && !(env->flags & ENV_BOUNCE) && env->sender[0])
+			/* TODO(issue 4): queue an RFC 3464 DSN to env->sender here. */
+			log_msg(LOG_NOTICE, "%s: some recipients failed permanently; no delivery status "
+				"notification is generated yet", env->id);
+		log_msg(LOG_INFO, "%s: removed", env->id);
+		spool_remove_entry(spool_dir, e);
+	} else {
+		spool_close_entry(e);
+	}
+	return status;
+}

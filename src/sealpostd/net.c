@@ -1,0 +1,358 @@
+/*
+ * net.c - connect with timeouts, and the buffered stream the SMTP client
+ * speaks over. Plaintext I/O exists only until STARTTLS: once c->tls is
+ * set every byte goes through tls.c, and there is no way back. Runs as the
+ * worker's user; the peer is hostile (bounded lines, deadlines on every
+ * wait).
+ */
+#include "config.h"
+
+#include "net.h"
+#include "outcome.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_ADDRESSES 8 /* per host: bounds the total connect time */
+
+uint64_t net_deadline(unsigned timeout_s)
+{
+	return now_ms() + (uint64_t)timeout_s * 1000;
+}
+
+int net_wait(int fd, bool for_write, uint64_t deadline_ms)
+{
+	for (;;) {
+		uint64_t now = now_ms();
+		if (now >= deadline_ms)
+			return 0;
+		uint64_t left = deadline_ms - now;
+		struct pollfd p = { .fd = fd, .events = for_write ? POLLOUT : POLLIN };
+		int r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			return 1; /* includes POLLHUP/POLLERR: the I/O call reports it */
+	}
+}
+
+void net_init(struct netconn *c)
+{
+	c->fd = -1;
+	c->tls = NULL;
+	c->ip[0] = '\0';
+	c->port = 0;
+	c->rstart = c->rend = 0;
+	c->wlen = 0;
+}
+
+static int connect_one(const struct addrinfo *ai, unsigned timeout_s, char *why, size_t whylen)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0) {
+		set_err(why, whylen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+		set_err(why, whylen, "%s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	int w = net_wait(fd, true, net_deadline(timeout_s));
+	if (w <= 0) {
+		set_err(why, whylen, "%s", w == 0 ? "connection timed out" : strerror(errno));
+		close(fd);
+		return w == 0 ? -2 : -1;
+	}
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+		soerr = errno;
+	if (soerr != 0) {
+		set_err(why, whylen, "%s", strerror(soerr));
+		close(fd);
+		return -1;
+	}
+	/* Commands are flushed as whole batches: never wait for delayed ACKs. */
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+int net_connect(struct netconn *c, const char *host, unsigned port, unsigned timeout_s, char *err, size_t errlen)
+{
+	char service[16];
+	snprintf(service, sizeof(service), "%u", port);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	int gr = getaddrinfo(host, service, &hints, &res);
+	if (gr != 0) {
+		set_err(err, errlen, "cannot resolve %s: %s", host, gai_strerror(gr));
+		return gr == EAI_AGAIN ? LOCAL_TIMEOUT : LOCAL_CONNECT;
+	}
+	int result = LOCAL_CONNECT;
+	char why[256] = "no address";
+	char ip[64] = "";
+	int n = 0;
+	for (struct addrinfo *ai = res; ai && n < MAX_ADDRESSES; ai = ai->ai_next, n++) {
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST) != 0)
+			snprintf(ip, sizeof(ip), "?");
+		int fd = connect_one(ai, timeout_s, why, sizeof(why));
+		if (fd >= 0) {
+			c->fd = fd;
+			c->port = port;
+			snprintf(c->ip, sizeof(c->ip), "%s", ip);
+			c->rstart = c->rend = 0;
+			c->wlen = 0;
+			freeaddrinfo(res);
+			return 0;
+		}
+		result = fd == -2 ? LOCAL_TIMEOUT : LOCAL_CONNECT;
+	}
+	freeaddrinfo(res);
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	set_err(err, errlen, "cannot connect: %s", why);
+	return result;
+}
+
+/* Read more bytes into rbuf. 0, or a local_error. */
+static int fill(struct netconn *c, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	if (c->rstart > 0 && c->rstart == c->rend)
+		c->rstart = c->rend = 0;
+	if (c->rstart > 0 && c->rend == sizeof(c->rbuf)) {
+		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
+		c->rend -= c->rstart;
+		c->rstart = 0;
+	}
+	size_t room = sizeof(c->rbuf) - c->rend;
+	for (int spins = 0; spins < 1000; spins++) {
+		ssize_t r;
+		bool want_write = false;
+		if (c->tls) {
+			r = tls_recv(c->tls, c->rbuf + c->rend, room, err, errlen);
+			if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) {
+				want_write = r == TLS_WANT_WRITE;
+				r = -2;
+			} else if (r < 0) {
+				return LOCAL_TLS;
+			}
+		} else {
+			r = recv(c->fd, c->rbuf + c->rend, room, 0);
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+				r = -2;
+			else if (r < 0) {
+				set_err(err, errlen, "read error: %s", strerror(errno));
+				return LOCAL_CONNECT;
+			}
+		}
+		if (r == 0) {
+			set_err(err, errlen, "connection closed by server");
+			return LOCAL_CONNECT;
+		}
+		if (r > 0) {
+			c->rend += (size_t)r;
+			return 0;
+		}
+		int w = net_wait(c->fd, want_write, deadline_ms);
+		if (w == 0) {
+			set_err(err, errlen, "timed out waiting for the server");
+			return LOCAL_TIMEOUT;
+		}
+		if (w < 0) {
+			set_err(err, errlen, "poll: %s", strerror(errno));
+			return LOCAL_CONNECT;
+		}
+	}
+	set_err(err, errlen, "connection makes no progress");
+	return LOCAL_CONNECT;
+}
+
+int net_read_line(struct netconn *c, uint64_t deadline_ms, char *line, size_t linemax, size_t *len,
+		  char *err, size_t errlen)
+{
+	for (;;) {
+		char *start = c->rbuf + c->rstart;
+		size_t avail = c->rend - c->rstart;
+		char *nl = memchr(start, '\n', avail);
+		if (nl) {
+			size_t n = (size_t)(nl - start);
+			c->rstart += n + 1;
+			if (n > 0 && start[n - 1] == '\r')
+				n--;
+			if (n > REPLY_MAX_LINE || n + 1 > linemax) {
+				set_err(err, errlen, "reply line too long");
+				return LOCAL_PROTOCOL;
+			}
+			memcpy(line, start, n);
+			line[n] = '\0';
+			*len = n;
+			return 0;
+		}
+		if (avail > REPLY_MAX_LINE + 2) {
+			set_err(err, errlen, "reply line too long");
+			return LOCAL_PROTOCOL;
+		}
+		int r = fill(c, deadline_ms, err, errlen);
+		if (r != 0)
+			return r;
+	}
+}
+
+int net_read_reply(struct netconn *c, uint64_t deadline_ms, struct smtp_reply *r, char *err, size_t errlen)
+{
+	char line[REPLY_MAX_LINE + 1];
+	reply_init(r);
+	for (;;) {
+		size_t n;
+		int rc = net_read_line(c, deadline_ms, line, sizeof(line), &n, err, errlen);
+		if (rc != 0)
+			return rc;
+		char why[128];
+		enum reply_status st = reply_feed_line(r, line, n, why, sizeof(why));
+		if (st == REPLY_DONE)
+			return 0;
+		if (st == REPLY_BAD) {
+			/* quote the offending line, made printable and short */
+			char quoted[81];
+			size_t q = 0;
+			for (size_t i = 0; i < n && q < sizeof(quoted) - 1; i++) {
+				unsigned char ch = (unsigned char)line[i];
+				quoted[q++] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
+			}
+			quoted[q] = '\0';
+			set_err(err, errlen, "protocol error: %s: \"%s\"", why, quoted);
+			return LOCAL_PROTOCOL;
+		}
+	}
+}
+
+int net_flush(struct netconn *c, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	size_t off = 0;
+	int spins = 0;
+	while (off < c->wlen) {
+		ssize_t r;
+		bool want_write = true;
+		if (c->tls) {
+			/* the whole buffer in one call: one TLS record */
+			r = tls_send(c->tls, c->wbuf + off, c->wlen - off, err, errlen);
+			if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) {
+				want_write = r == TLS_WANT_WRITE;
+				r = -2;
+			} else if (r < 0) {
+				return LOCAL_TLS;
+			}
+		} else {
+			r = send(c->fd, c->wbuf + off, c->wlen - off, MSG_NOSIGNAL);
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+				r = -2;
+			else if (r < 0) {
+				set_err(err, errlen, "write error: %s", strerror(errno));
+				return LOCAL_CONNECT;
+			}
+		}
+		if (r > 0) {
+			off += (size_t)r;
+			continue;
+		}
+		if (++spins > 100000) {
+			set_err(err, errlen, "connection makes no progress");
+			return LOCAL_CONNECT;
+		}
+		int w = net_wait(c->fd, want_write, deadline_ms);
+		if (w == 0) {
+			set_err(err, errlen, "timed out sending to the server");
+			return LOCAL_TIMEOUT;
+		}
+		if (w < 0) {
+			set_err(err, errlen, "poll: %s", strerror(errno));
+			return LOCAL_CONNECT;
+		}
+	}
+	c->wlen = 0;
+	return 0;
+}
+
+int net_write(struct netconn *c, const void *p, size_t n, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	const char *s = p;
+	while (n > 0) {
+		if (c->wlen == sizeof(c->wbuf)) {
+			int r = net_flush(c, deadline_ms, err, errlen);
+			if (r != 0)
+				return r;
+		}
+		size_t take = sizeof(c->wbuf) - c->wlen;
+		if (take > n)
+			take = n;
+		memcpy(c->wbuf + c->wlen, s, take);
+		c->wlen += take;
+		s += take;
+		n -= take;
+	}
+	return 0;
+}
+
+int net_writes(struct netconn *c, const char *s, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	return net_write(c, s, strlen(s), deadline_ms, err, errlen);
+}
+
+bool net_has_buffered(struct netconn *c)
+{
+	if (c->rend > c->rstart)
+		return true;
+	return c->tls && tls_pending(c->tls) > 0;
+}
+
+int net_start_tls(struct netconn *c, const struct sp_tls_policy *pol, const char *host,
+		  struct tls_resume *resume, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	if (c->tls) {
+		set_err(err, errlen, "TLS already active");
+		return LOCAL_PROTOCOL;
+	}
+	if (net_has_buffered(c)) {
+		set_err(err, errlen, "plaintext after STARTTLS reply: possible injection");
+		return LOCAL_PROTOCOL;
+	}
+	c->rstart = c->rend = 0;
+	c->wlen = 0;
+	struct tls_conn *t = tls_conn_new(c->fd, pol, host, resume, err, errlen);
+	if (!t)
+		return LOCAL_CONFIG;
+	/* From here on nothing is ever sent in plaintext again, even when the
+	 * handshake fails: the caller can only close. */
+	c->tls = t;
+	return tls_handshake(t, deadline_ms, err, errlen);
+}
+
+const char *net_tls_summary(const struct netconn *c)
+{
+	return c->tls ? tls_summary(c->tls) : "none";
+}
+
+void net_close(struct netconn *c)
+{
+	if (c->tls) {
+		tls_close(c->tls, now_ms() + 2000);
+		c->tls = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->rstart = c->rend = 0;
+	c->wlen = 0;
+}

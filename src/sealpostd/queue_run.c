@@ -1,0 +1,215 @@
+/*
+ * queue_run.c - one pass over the spool (see queue_run.h). Concurrency is
+ * by fork: each child takes every k-th due message and keeps its own
+ * connections, so messages for one relay share a connection per child.
+ * The per-message flock (spool.c) guarantees no message is delivered
+ * twice at once, also against other workers and daemons on the spool.
+ */
+#include "config.h"
+
+#include "queue_run.h"
+#include "deliver.h"
+#include "log.h"
+#include "relay.h"
+#include "spool.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#define MAX_WORKERS 64
+#define TMP_MAX_AGE 3600 /* seconds before a leftover tmp/ file is removed */
+
+struct idlist {
+	char (*ids)[SPOOL_ID_LEN + 1];
+	size_t n, cap;
+};
+
+static void idlist_add(struct idlist *l, const char *id)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->ids = xreallocarray(l->ids, l->cap, sizeof(*l->ids));
+	}
+	snprintf(l->ids[l->n++], SPOOL_ID_LEN + 1, "%s", id);
+}
+
+struct scan {
+	const struct sp_config *cfg;
+	time_t now;
+	bool flush;
+	struct idlist due;
+	time_t next_due;
+};
+
+/* Collect the due messages (read without locking: only a hint; the
+ * decision is taken again under the lock). */
+static int scan_one(const char *id, void *ctx)
+{
+	struct scan *sc = ctx;
+	struct envelope env;
+	envelope_init(&env);
+	if (spool_read_envelope(sc->cfg->spool_dir, id, &env, NULL, 0) < 0)
+		return 0; /* gone, or damaged: the locked open moves it aside */
+	if (deliver_is_due(&env, sc->now, sc->flush))
+		idlist_add(&sc->due, id);
+	if (!(env.flags & ENV_HELD))
+		for (size_t i = 0; i < env.nrcpts; i++) {
+			const struct spool_rcpt *r = &env.rcpts[i];
+			if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
+				continue;
+			time_t t = r->state == RCPT_PENDING ? sc->now : r->next_attempt;
+			if (sc->next_due == 0 || t < sc->next_due)
+				sc->next_due = t;
+		}
+	envelope_free(&env);
+	return 0;
+}
+
+/* Deliver ids[start], ids[start + step], ... Returns the last message's
+ * status (for --id) or EX_CANTCREAT when the spool could not be written. */
+static int deliver_share(const struct sp_config *cfg, const struct run_options *o, const struct idlist *l,
+			 size_t start, size_t step, struct deliver_stats *stats)
+{
+	struct relay_pool pool;
+	relay_pool_init(&pool, cfg, o->trace);
+	int status = o->only_id ? EX_TEMPFAIL : 0;
+	bool spool_trouble = false;
+	for (size_t i = start; i < l->n; i += step) {
+		if (o->stop && *o->stop) {
+			log_msg(LOG_NOTICE, "stopping: the remaining messages stay queued");
+			break;
+		}
+		struct spool_entry e;
+		char err[256] = "";
+		int r = spool_open_entry(cfg->spool_dir, l->ids[i], &e, err, sizeof(err));
+		if (r == 1)
+			continue; /* busy (another worker has it) or just delivered */
+		if (r < 0) {
+			log_msg(LOG_ERR, "%s: damaged spool entry moved aside: %s", l->ids[i], err);
+			continue;
+		}
+		if (!deliver_is_due(&e.env, time(NULL), o->flush || o->only_id)) {
+			spool_close_entry(&e);
+			continue;
+		}
+		status = deliver_entry(&pool, cfg->spool_dir, &e, o->flush || o->only_id, stats);
+		if (status == EX_CANTCREAT)
+			spool_trouble = true;
+	}
+	relay_pool_close(&pool);
+	if (stats->messages > 0)
+		log_msg(LOG_INFO, "queue run: %u message(s): %u recipient(s) sent, %u deferred, %u bounced",
+			stats->messages, stats->sent, stats->deferred, stats->bounced);
+	return spool_trouble && !o->only_id ? EX_CANTCREAT : status;
+}
+
+static int run_children(const struct sp_config *cfg, const struct run_options *o, const struct idlist *l,
+			size_t nworkers)
+{
+	pid_t pids[MAX_WORKERS];
+	size_t started = 0;
+	for (size_t k = 0; k < nworkers; k++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			log_msg(LOG_WARNING, "fork: %s; continuing with %zu worker(s)", strerror(errno), started);
+			break;
+		}
+		if (pid == 0) {
+			struct deliver_stats stats = { 0 };
+			int st = deliver_share(cfg, o, l, k, nworkers, &stats);
+			log_close();
+			_exit(st == EX_CANTCREAT ? EX_CANTCREAT : 0);
+		}
+		pids[started++] = pid;
+	}
+	if (started == 0) {
+		struct deliver_stats stats = { 0 };
+		return deliver_share(cfg, o, l, 0, 1, &stats);
+	}
+	int result = 0;
+	bool forwarded = false;
+	for (size_t k = 0; k < started; k++) {
+		int st;
+		while (waitpid(pids[k], &st, 0) < 0) {
+			if (errno != EINTR) {
+				st = 0;
+				break;
+			}
+			if (o->stop && *o->stop && !forwarded) {
+				for (size_t m = 0; m < started; m++)
+					kill(pids[m], SIGTERM);
+				forwarded = true;
+			}
+		}
+		if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CANTCREAT)
+			result = EX_CANTCREAT;
+	}
+	return result;
+}
+
+int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_status)
+{
+	char err[256];
+	if (spool_ensure_dirs(cfg->spool_dir, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "spool %s: %s", cfg->spool_dir, err);
+		return EX_CANTCREAT;
+	}
+	spool_cleanup(cfg->spool_dir, TMP_MAX_AGE);
+
+	if (o->only_id) {
+		if (!spool_id_valid(o->only_id)) {
+			log_msg(LOG_ERR, "invalid queue id: %s", o->only_id);
+			return EX_USAGE;
+		}
+		struct idlist one = { 0 };
+		idlist_add(&one, o->only_id);
+		struct deliver_stats stats = { 0 };
+		struct envelope env;
+		envelope_init(&env);
+		bool present = spool_read_envelope(cfg->spool_dir, o->only_id, &env, NULL, 0) == 0;
+		envelope_free(&env);
+		int st = present ? deliver_share(cfg, o, &one, 0, 1, &stats) : 0;
+		free(one.ids);
+		if (id_status)
+			*id_status = st;
+		return st == EX_CANTCREAT ? EX_CANTCREAT : 0;
+	}
+
+	struct scan sc = { .cfg = cfg, .now = time(NULL), .flush = o->flush };
+	if (spool_list(cfg->spool_dir, scan_one, &sc) < 0) {
+		log_msg(LOG_ERR, "cannot list the spool %s/queue: %s", cfg->spool_dir, strerror(errno));
+		free(sc.due.ids);
+		return EX_TEMPFAIL;
+	}
+	int result = 0;
+	if (sc.due.n > 0) {
+		size_t nworkers = cfg->queue.concurrency ? cfg->queue.concurrency : 1;
+		if (nworkers > MAX_WORKERS)
+			nworkers = MAX_WORKERS;
+		if (nworkers > sc.due.n)
+			nworkers = sc.due.n;
+		if (nworkers <= 1) {
+			struct deliver_stats stats = { 0 };
+			result = deliver_share(cfg, o, &sc.due, 0, 1, &stats);
+		} else {
+			result = run_children(cfg, o, &sc.due, nworkers);
+		}
+	}
+	free(sc.due.ids);
+	return result == EX_CANTCREAT ? EX_CANTCREAT : 0;
+}
+
+time_t queue_next_due(const struct sp_config *cfg)
+{
+	struct scan sc = { .cfg = cfg, .now = time(NULL), .flush = false };
+	(void)spool_list(cfg->spool_dir, scan_one, &sc);
+	free(sc.due.ids);
+	return sc.next_due;
+}

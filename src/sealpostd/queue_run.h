@@ -1,0 +1,35 @@
+/*
+ * queue_run.h - one pass over the spool (sealpostd --once, and each wake-up
+ * of the daemon): clean up, list the messages that are due, lock and
+ * deliver each, up to queue.concurrency worker processes at once, each
+ * with its own relay connections. Runs as the worker's user.
+ */
+#ifndef SEALPOSTD_QUEUE_RUN_H
+#define SEALPOSTD_QUEUE_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "conf.h"
+
+struct run_options {
+	bool flush;                      /* ignore backoff: try every deferred recipient */
+	const char *only_id;             /* deliver this message only (--id) */
+	bool trace;                      /* log the SMTP dialogue */
+	volatile sig_atomic_t *stop;     /* set by SIGTERM/SIGINT: stop between messages */
+};
+
+/*
+ * Run once. Returns 0 when the queue was processed (whatever the
+ * per-message outcomes), EX_CANTCREAT/EX_TEMPFAIL for spool trouble. With
+ * only_id, *id_status receives deliver_entry()'s status for it (0, 75,
+ * 69; 0 too when it was already gone, 75 when it is busy or held).
+ */
+int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_status);
+
+/* The earliest next_attempt among queued, not held messages; 0 when
+ * nothing is waiting (then the daemon only waits for new mail). */
+time_t queue_next_due(const struct sp_config *cfg);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * relay.h - the worker's relays for one run: one session per relay kept
+ * open between messages (connection reuse, RSET between transactions),
+ * TLS session resumption data, and the "down" mark that stops a run from
+ * retrying a relay that already failed (failover moves on to the next).
+ * Runs as the worker's user.
+ */
+#ifndef SEALPOSTD_RELAY_H
+#define SEALPOSTD_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf.h"
+#include "smtp.h"
+#include "tls.h"
+
+#define RELAY_MAX_TRANSACTIONS 100 /* per connection, then reconnect */
+
+struct relay_link {
+	const struct sp_relay *relay;
+	struct smtp_session session;
+	bool open;
+	bool down;                  /* failed in this run: skipped */
+	struct smtp_failure down_why;
+	char label[320];            /* "host[ip]:port" of the last attempt */
+	struct tls_resume resume;
+};
+
+struct relay_pool {
+	const struct sp_config *cfg;
+	struct relay_link *links;   /* one per cfg->relays[i], same order */
+	size_t n;
+	bool trace;
+};
+
+void relay_pool_init(struct relay_pool *p, const struct sp_config *cfg, bool trace);
+/* QUIT every open session and free everything. */
+void relay_pool_close(struct relay_pool *p);
+
+/*
+ * A session ready for a transaction on relay i: the open one, or a new
+ * connection. NULL when the relay is down (now or earlier in this run);
+ * link->down_why says why and a line naming the relay and the exact
+ * reason has been logged (id names the message that asked).
+ */
+struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *id);
+
+/* After a transaction: a lost session is forgotten; lost before the end
+ * of data, the relay is marked down for the rest of the run. */
+void relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod_sent);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * tls.h - the TLS client, the only module that talks to GnuTLS. Opens a
+ * session on a connected non-blocking socket under a per-host policy
+ * (conf.h: verify ca/pin/encrypt, min_version, priority, client cert),
+ * verifies the peer, and offers record I/O, peer facts for logs and
+ * --probe, and session resumption. Trusts the policy; the peer is hostile.
+ */
+#ifndef SEALPOSTD_TLS_H
+#define SEALPOSTD_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf.h"
+#include "util.h"
+
+struct tls_conn;
+
+/* Resumption data for one relay (host, port and policy fixed by the
+ * caller), kept across connections in one process. */
+struct tls_resume {
+	unsigned char *data;
+	size_t len;
+};
+void tls_resume_clear(struct tls_resume *r);
+
+/* Process-wide setup; 0 or -1 with err. */
+int tls_global_init(char *err, size_t errlen);
+void tls_global_deinit(void);
+
+/*
+ * Prepare a client session on fd for host (SNI unless an IP literal; the
+ * name checked is pol->verify_name or host). resume may be NULL. Returns
+ * NULL with err when the policy cannot be applied (trust store missing or
+ * empty, unreadable client key, invalid priority string): fail closed.
+ */
+struct tls_conn *tls_conn_new(int fd, const struct sp_tls_policy *pol, const char *host,
+			      struct tls_resume *resume, char *err, size_t errlen);
+
+/*
+ * Handshake and verify, bounded by deadline_ms (now_ms() clock). Returns 0,
+ * or an enum local_error (outcome.h) with the exact reason in err:
+ * "certificate expired", "certificate name mismatch", "TLS handshake
+ * timed out", ...
+ */
+int tls_handshake(struct tls_conn *t, uint64_t deadline_ms, char *err, size_t errlen);
+
+#define TLS_WANT_READ (-2)
+#define TLS_WANT_WRITE (-3)
+/* >0 bytes, 0 orderly end, TLS_WANT_*, or -1 with err. */
+ssize_t tls_recv(struct tls_conn *t, void *p, size_t n, char *err, size_t errlen);
+/* Sends up to n bytes as one record (n <= 16384 gives one record). Call
+ * again with the same arguments after TLS_WANT_*. */
+ssize_t tls_send(struct tls_conn *t, const void *p, size_t n, char *err, size_t errlen);
+/* Bytes already decrypted and waiting inside the session. */
+size_t tls_pending(struct tls_conn *t);
+
+/* "TLS1.3/AES-256-GCM verified" (or "pinned", "unauthenticated"). */
+const char *tls_summary(const struct tls_conn *t);
+/* Multi-line description of the peer's chain for --probe: per certificate
+ * subject, names, issuer, validity, and the leaf's SPKI pin. */
+void tls_describe_peer(struct tls_conn *t, struct buf *out);
+
+/* Send close_notify (bounded by deadline_ms), save resumption data into
+ * the resume given to tls_conn_new, free. Never closes the fd. */
+void tls_close(struct tls_conn *t, uint64_t deadline_ms);
+
+/* Base64 SHA-256 of the SubjectPublicKeyInfo in a PEM/DER certificate
+ * file (tests and --probe convenience). 0 or -1 with err. */
+int tls_pin_of_file(const char *path, char out[64], char *err, size_t errlen);
+
+#endif
