@@ -35,7 +35,7 @@ def hdr(e, name):
         if line.lower().startswith(name.lower() + ":"):
             return line.split(":", 1)[1].strip()
     return None
-ok = eval(sys.argv[2])
+ok = eval("(" + sys.argv[2] + ")")
 if not ok:
     print(json.dumps(m, indent=1)[:3000])
     sys.exit("check failed: " + sys.argv[2])

@@ -62,7 +62,7 @@ sed -n 1p "$T/list" | grep -q '^-Queue ID-------- --Size-- ----Arrival Time---- 
 	fail "header line"
 grep -Eq '^[0-9A-F]{16}  +[0-9]+ [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8}  sender@example\.org$' "$T/list" ||
 	fail "first message line"
-grep -Eq '^ {48}\(421 4\.7\.0 \?\[31mtry later\?\? "q"\?\)$' "$T/list" || fail "last error line, escaped"
+grep -Eq '^ {48}\(421 4\.7\.0 \?\[31mtry later\?\?"q"\?\)$' "$T/list" || fail "last error line, escaped"
 grep -Eq '^ {48}one@example\.net  \[deferred, attempt 3, next Sat Nov 28 12:06:00\]$' "$T/list" ||
 	fail "deferred recipient line"
 ! grep -q 'two@example.net' "$T/list" || fail "a sent recipient is listed"

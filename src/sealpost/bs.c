@@ -621,6 +621,14 @@ static void do_rcpt(struct session *s, const char *arg)
 	reply(s, "250 2.1.5 Ok");
 }
 
+/* Intake counts the stored form (headers added, CRLF, QP) against
+ * max_message_size and says EX_DATAERR as for any bad message; its reason
+ * tells the two apart, so that the client gets 552 rather than 554. */
+static bool too_big(int rc, const char *err)
+{
+	return rc == EX_DATAERR && strstr(err, "max_message_size") != NULL;
+}
+
 /* Message bytes after unstuffing: counted against the size limit, then
  * handed to submit. The first failure is kept; later bytes are dropped
  * while the rest of the message is read up to its final dot. */
@@ -635,6 +643,8 @@ static void body_feed(struct session *s, const char *p, size_t n)
 		return;
 	}
 	int rc = submit_feed(&s->sub, p, n, s->data_err, sizeof(s->data_err));
+	if (too_big(rc, s->data_err))
+		rc = -1;
 	if (rc != 0)
 		s->data_rc = rc;
 }
@@ -706,8 +716,11 @@ static bool do_data(struct session *s, const char *arg, int *status)
 	char why[MAX_REASON + 1];
 	int rc = s->data_rc;
 	char id[SPOOL_ID_LEN + 1] = "";
-	if (rc == 0)
+	if (rc == 0) {
 		rc = submit_commit(&s->sub, id, s->data_err, sizeof(s->data_err));
+		if (too_big(rc, s->data_err))
+			rc = -1;
+	}
 	if (rc == 0) {
 		/* committed: the submission is finished, nothing to abort */
 		s->in_mail = false;
