@@ -90,68 +90,67 @@ static size_t plain_run(const unsigned char *s, size_t n, bool json)
 	return i;
 }
 
-void json_escape(struct buf *b, const char *s, size_t n)
+/* One character that is not plain ASCII, as JSON: a valid UTF-8 sequence
+ * as is, an invalid byte as \u00XX (Latin-1), ASCII escaped. */
+static void json_special(struct buf *b, const unsigned char *p, size_t len, uint32_t cp)
+{
+	if (len == 0)
+		buf_printf(b, "\\u%04x", (unsigned)p[0]);
+	else if (len > 1)
+		buf_add(b, p, len);
+	else if (cp == '"' || cp == '\\')
+		buf_printf(b, "\\%c", (char)cp);
+	else if (cp == '\n')
+		buf_adds(b, "\\n");
+	else if (cp == '\r')
+		buf_adds(b, "\\r");
+	else if (cp == '\t')
+		buf_adds(b, "\\t");
+	else
+		buf_printf(b, "\\u%04x", (unsigned)cp);
+}
+
+/* One character that is not plain ASCII, for a terminal: printable UTF-8
+ * as is, controls (C0, DEL, C1) and invalid bytes as '?'. */
+static void text_special(struct buf *b, const unsigned char *p, size_t len, uint32_t cp)
+{
+	if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+		buf_addc(b, '?');
+	else
+		buf_add(b, p, len);
+}
+
+static void escape_into(struct buf *b, const char *s, size_t n, bool json)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	buf_addc(b, '"');
 	size_t i = 0;
 	while (i < n) {
-		size_t run = plain_run(u + i, n - i, true);
+		size_t run = plain_run(u + i, n - i, json);
 		if (run) {
 			buf_add(b, u + i, run);
 			i += run;
 			continue;
 		}
-		uint32_t cp;
+		uint32_t cp = 0;
 		size_t len = utf8_valid_len(u + i, n - i, &cp);
-		if (len == 0) {
-			/* not UTF-8: keep the byte, read as Latin-1 */
-			buf_printf(b, "\\u%04x", (unsigned)u[i]);
-			i++;
-			continue;
-		}
-		if (len > 1) {
-			buf_add(b, u + i, len);
-		} else if (cp == '"' || cp == '\\') {
-			buf_addc(b, '\\');
-			buf_addc(b, (char)cp);
-		} else if (cp == '\n') {
-			buf_adds(b, "\\n");
-		} else if (cp == '\r') {
-			buf_adds(b, "\\r");
-		} else if (cp == '\t') {
-			buf_adds(b, "\\t");
-		} else if (cp < 0x20 || cp == 0x7f) {
-			buf_printf(b, "\\u%04x", (unsigned)cp);
-		} else {
-			buf_addc(b, (char)cp);
-		}
-		i += len;
+		if (json)
+			json_special(b, u + i, len, cp);
+		else
+			text_special(b, u + i, len, cp);
+		i += len ? len : 1;
 	}
+}
+
+void json_escape(struct buf *b, const char *s, size_t n)
+{
+	buf_addc(b, '"');
+	escape_into(b, s, n, true);
 	buf_addc(b, '"');
 }
 
 void text_sanitize(struct buf *b, const char *s, size_t n)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < n) {
-		size_t run = plain_run(u + i, n - i, false);
-		if (run) {
-			buf_add(b, u + i, run);
-			i += run;
-			continue;
-		}
-		uint32_t cp;
-		size_t len = utf8_valid_len(u + i, n - i, &cp);
-		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
-			buf_addc(b, '?');
-			i += len ? len : 1;
-			continue;
-		}
-		buf_add(b, u + i, len);
-		i += len;
-	}
+	escape_into(b, s, n, false);
 }
 
 static void text_sanitize_str(struct buf *b, const char *s, size_t max)
