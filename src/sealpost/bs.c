@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "address.h"
 #include "util.h"
 
 #define MAX_REASON 400       /* octets of a submit error quoted in a reply */
@@ -224,58 +225,6 @@ enum bs_verb bs_parse_verb(const char *line, const char **arg)
 	return BS_UNKNOWN;
 }
 
-static bool is_atext(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80)
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
-}
-
-static bool is_domain_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c >= 0x80;
-}
-
-/* The mailbox of a path: Local-part ["@" Domain] (RFC 5321 4.1.2). */
-static bool mailbox_valid(const char *a)
-{
-	const unsigned char *p = (const unsigned char *)a;
-	if (*p == '"') {
-		for (p++; *p != '"'; p++) {
-			if (*p == '\\') {
-				p++;
-				if (*p < 0x20 || *p == 0x7f)
-					return false;
-			} else if (*p < 0x20 || *p == 0x7f) {
-				return false; /* includes the end of the string */
-			}
-		}
-		p++;
-	} else {
-		const unsigned char *start = p;
-		while (is_atext(*p) || *p == '.')
-			p++;
-		if (p == start)
-			return false;
-	}
-	if (*p == '\0')
-		return true; /* a local name such as "root" */
-	if (*p++ != '@')
-		return false;
-	if (*p == '[') {
-		for (p++; *p != ']'; p++) {
-			if (*p < 0x21 || *p > 0x7e || *p == '[' || *p == '\\')
-				return false;
-		}
-		return p[1] == '\0';
-	}
-	const unsigned char *start = p;
-	while (is_domain_char(*p))
-		p++;
-	return p != start && *p == '\0' && start[0] != '.' && start[0] != '-';
-}
-
 int bs_parse_path(const char *arg, const char *keyword, struct bs_path *out)
 {
 	size_t kl = strlen(keyword);
@@ -325,7 +274,7 @@ int bs_parse_path(const char *arg, const char *keyword, struct bs_path *out)
 	out->addr[n] = '\0';
 	if (n == 0)
 		return 0;
-	return mailbox_valid(out->addr) ? 0 : -2;
+	return address_smtp_safe(out->addr) ? 0 : -2;
 }
 
 static int hexval(char c)

@@ -16,7 +16,7 @@
 #define BS_MAX_LINE 1000      /* a command line, CRLF included (RFC 5321 4.5.3.1.6) */
 #define BS_MAX_RCPTS 10000    /* recipients per message; more: 452 4.5.3 */
 #define BS_MAX_ERRORS 50      /* bad commands per session before 421 */
-#define BS_MAX_PATH 256       /* reverse-/forward-path octets (RFC 5321 4.5.3.1.3) */
+#define BS_MAX_PATH 254       /* a path without its <> (RFC 5321 4.5.3.1.3) */
 
 /*
  * Run one session. Recipients given on the command line are ignored, as
@@ -60,8 +60,9 @@ struct bs_path {
  * Parse "FROM:<addr> params" (keyword "FROM") or "TO:<addr> params".
  * Accepts a space after the colon and a path without brackets (as sendmail
  * and Postfix do), drops a source route (<@a,@b:user@x>), and checks the
- * mailbox: a dot-string or quoted local part, optionally "@" and a domain
- * or address literal; UTF-8 allowed; no controls, no lists. Returns 0, or
+ * mailbox with address_smtp_safe(): a dot-string or quoted local part,
+ * optionally "@" and a domain or address literal; UTF-8 allowed; no
+ * controls, no lists. Returns 0, or
  * -1 for a syntax error of the command (501 5.5.4), -2 for a bad address
  * (501 5.1.7 / 5.1.3).
  */

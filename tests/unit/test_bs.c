@@ -370,7 +370,6 @@ static const struct {
 	{ "TO:<a@b.example>,<c@d>", "TO", -1, "", "" },
 	{ "TO:<a@>", "TO", -2, "", "" },
 	{ "TO:<@a>", "TO", -2, "", "" },
-	{ "TO:<a@-b.example>", "TO", -2, "", "" },
 	{ "TO:<a@b@c>", "TO", -2, "", "" },
 	{ "TO:<a(comment)@b>", "TO", -2, "", "" },
 	{ "TO:<\"unterminated@b>", "TO", -1, "", "" },
@@ -391,21 +390,28 @@ static void test_parse_path(void)
 			CHECK_STR(p.params, path_cases[i].params, path_cases[i].arg);
 		}
 	}
-	/* the length bound */
+	/* the length bounds: 64 octets of local part, 254 of path */
 	struct buf b;
 	buf_init(&b);
-	buf_adds(&b, "TO:<");
-	for (int i = 0; i < BS_MAX_PATH - 12; i++)
-		buf_addc(&b, 'a');
-	buf_adds(&b, "@example.org>");
 	struct bs_path p;
-	CHECK(bs_parse_path(b.data, "TO", &p) == 0, "path of %d octets", BS_MAX_PATH);
+	for (int extra = 0; extra < 2; extra++) {
+		buf_reset(&b);
+		buf_adds(&b, "TO:<");
+		for (int i = 0; i < 60; i++)
+			buf_addc(&b, 'a');
+		buf_addc(&b, '@');
+		while (b.len < 4 + BS_MAX_PATH - 8 + (size_t)extra)
+			buf_adds(&b, b.len % 10 ? "b" : ".");
+		buf_adds(&b, ".example>");
+		int want = extra ? -2 : 0;
+		CHECK(bs_parse_path(b.data, "TO", &p) == want, "path of %zu octets", b.len - 5);
+	}
 	buf_reset(&b);
 	buf_adds(&b, "TO:<");
-	for (int i = 0; i < BS_MAX_PATH; i++)
+	for (int i = 0; i < 65; i++)
 		buf_addc(&b, 'a');
 	buf_adds(&b, "@example.org>");
-	CHECK(bs_parse_path(b.data, "TO", &p) == -2, "path over %d octets", BS_MAX_PATH);
+	CHECK(bs_parse_path(b.data, "TO", &p) == -2, "local part over 64 octets");
 	buf_free(&b);
 }
 
