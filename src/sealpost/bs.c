@@ -24,6 +24,11 @@
  * colon) and paths without brackets are accepted, and a line ending in a
  * bare LF counts as a line (so ".\n" ends DATA): the client is a local
  * process that could queue any message anyway.
+ *
+ * DSN: RET and ENVID go to submit_begin; NOTIFY and ORCPT are set on the
+ * recipients submit_add_rcpt just added (aliases may expand one RCPT into
+ * several). SIGPIPE is ignored for the session: a client that closes its
+ * end makes a write fail, which ends the session cleanly.
  */
 #include "config.h"
 

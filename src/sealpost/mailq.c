@@ -24,6 +24,12 @@
  * rounds the total size up to whole Kbytes and says "Request" for one
  * message, "Requests" otherwise (Postfix's wording). An empty queue prints
  * exactly "Mail queue is empty".
+ *
+ * JSON (`-bp --json`): one array, one object per message, oldest first, as
+ * SPEC section 2 shows; "[]" when empty. Times are RFC 3339 UTC;
+ * "next_attempt" is null when the recipient is due now (never tried) or has
+ * failed; "last_error" is null when there is none. Strings are escaped by
+ * json_escape() (mailq.h): invalid UTF-8 bytes appear as \u00XX (Latin-1).
  */
 #include "config.h"
 
