@@ -4,7 +4,9 @@
  * body or of one MIME part, rejections. Every case is fed in several
  * chunkings (1, 2, 7 bytes, whole), which must all give the same result.
  * Date is pinned (TZ=UTC, opts.now); a generated Message-ID is checked
- * against its pattern and shown as <ID>.
+ * against its pattern and shown as <ID>. The writer is the real spool
+ * writer (spool.c), so the re-encoding pass goes through
+ * spool_writer_restart().
  */
 #include "config.h"
 
@@ -28,8 +30,7 @@
 		"Content-Transfer-Encoding: quoted-printable\r\n"
 
 static int failures, checks;
-static char tmpdir[] = "/tmp/test_intake.XXXXXX";
-static unsigned nfiles;
+static char tmpdir[] = "/tmp/test_intake.XXXXXX"; /* the spool */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -42,38 +43,19 @@ static unsigned nfiles;
 		}                                                          \
 	} while (0)
 
-/* ---- a spool writer double: plain files in a temporary directory ---- */
-
-static int open_tmp(void)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "%s/msg.%u", tmpdir, nfiles++);
-	return open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-}
-
-int spool_writer_restart(struct spool_writer *w, int *old_fd, char *err, size_t errlen)
-{
-	int fd = open_tmp();
-	if (fd < 0) {
-		set_err(err, errlen, "cannot create: %s", strerror(errno));
-		return -1;
-	}
-	*old_fd = w->fd;
-	w->fd = fd;
-	return fd;
-}
-
-static void read_back(int fd, struct buf *b)
+/* The stored message, read back through the writer's file name (the real
+ * spool writer's fd is write-only). */
+static void read_back(const char *path, struct buf *b)
 {
 	char tmp[4096];
 	ssize_t r;
-	off_t off = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	buf_reset(b);
 	buf_add(b, "", 0);
-	while ((r = pread(fd, tmp, sizeof(tmp), off)) > 0) {
+	while (fd >= 0 && (r = read(fd, tmp, sizeof(tmp))) > 0)
 		buf_add(b, tmp, (size_t)r);
-		off += r;
-	}
+	if (fd >= 0)
+		close(fd);
 }
 
 /* ---- cases ---- */
@@ -139,7 +121,11 @@ static bool normalise_mid(struct buf *out, const char *mid)
 static int run_case(const struct icase *c, size_t chunk, struct buf *out, struct intake_result *res,
 		    char *err, size_t errlen)
 {
-	struct spool_writer w = { .fd = open_tmp() };
+	struct spool_writer w;
+	if (spool_writer_open(&w, tmpdir, err, errlen) < 0) {
+		fprintf(stderr, "spool_writer_open: %s\n", err);
+		exit(99);
+	}
 	struct intake_opts o = {
 		.extract_recipients = c->extract,
 		.from_addr = "user@example.com",
@@ -157,8 +143,8 @@ static int run_case(const struct icase *c, size_t chunk, struct buf *out, struct
 	if (r == 0)
 		r = intake_finish(in, res, err, errlen);
 	intake_free(in);
-	read_back(w.fd, out);
-	close(w.fd);
+	read_back(w.tmp_path, out);
+	spool_writer_abort(&w);
 	return r;
 }
 
@@ -460,6 +446,28 @@ static void header_limits(void)
 	buf_free(&out);
 }
 
+/* Write errors (a full disk here) are EX_CANTCREAT with the reason. */
+static void write_error(void)
+{
+	struct spool_writer w = { .fd = open("/dev/full", O_WRONLY | O_CLOEXEC) };
+	struct intake_opts o = { .from_addr = "u@x", .now = NOW };
+	struct intake_result res;
+	char err[256] = "";
+	if (w.fd < 0) {
+		fprintf(stderr, "no /dev/full: write error case skipped\n");
+		return;
+	}
+	struct intake *in = intake_new(&o, &w);
+	char *body = repeat("0123456789abcdef\n", 4096); /* more than the output buffer */
+	int r = intake_feed(in, body, strlen(body), err, sizeof(err));
+	if (r == 0)
+		r = intake_finish(in, &res, err, sizeof(err));
+	CHECK(r == EX_CANTCREAT && strstr(err, "No space left"), "write error: %d %s", r, err);
+	intake_free(in);
+	free(body);
+	close(w.fd);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -470,6 +478,7 @@ int main(void)
 	basic_cases();
 	long_line_cases();
 	header_limits();
+	write_error();
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
