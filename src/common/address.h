@@ -10,7 +10,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Called once per addr-spec found ("local@domain" or a bare "local"), in
+/* Addresses are handed out in canonical SMTP form (a quoted local part is
+ * unquoted when it is a dot-atom), at most 254 octets, local part at most
+ * 64, valid UTF-8, RFC 5321 domain characters; so every one passes
+ * address_smtp_safe(). Accepted leniencies: ';' outside a group separates
+ * like ',', a group may lack its final ';', bare local names.
+ *
+ * Called once per addr-spec found ("local@domain" or a bare "local"), in
  * order. Return non-zero to stop parsing (that value is returned). */
 typedef int (*addr_fn)(const char *addr, void *ctx);
 

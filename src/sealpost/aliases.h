@@ -3,6 +3,14 @@
  * file plus the config's inline `alias` sections, expanded recursively with
  * loop detection, then bare names qualified with `domain`.
  * No privilege; the alias file is read as the caller.
+ *
+ * Semantics (details in aliases.c): inline aliases win over the file; a
+ * name repeated in the file keeps its first entry (warning); |pipe, /file
+ * and :include: targets are skipped with a warning; "name@domain" with the
+ * configured domain matches alias "name"; an alias listing itself ends at
+ * its own (qualified) name, as in sendmail; any other cycle is an error;
+ * at most 10 levels and 1000 results; results are deduplicated
+ * case-insensitively within one aliases_expand() call.
  */
 #ifndef SEALPOST_ALIASES_H
 #define SEALPOST_ALIASES_H

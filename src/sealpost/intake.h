@@ -6,6 +6,19 @@
  * Bcc removed, From/Date/Message-ID added. Streams: memory is bounded by
  * the header section limit, never by the message size.
  * Runs without extra privilege; trusts nothing in the input.
+ *
+ * Behaviour the callers can rely on (details in intake.c):
+ *  - stored: CRLF line ends, not dot-stuffed, always a blank line after
+ *    the header section, a final line end added when missing;
+ *  - generated From:/Date:/Message-ID: go at the end of the header
+ *    section; no From: is generated when from_addr is NULL or "";
+ *  - Bcc: and Resent-Bcc: are removed with or without -t;
+ *  - a first line "From " (mbox) is dropped; a line that is not a header
+ *    field ends the header section (a blank line is inserted before it);
+ *  - a header line over 998 octets is folded at whitespace, or rejected
+ *    with EX_DATAERR "header line too long" when it has none;
+ *  - rcpts are addr-specs as parsed (bare names unqualified, not
+ *    deduplicated): the caller aliases, qualifies and deduplicates.
  */
 #ifndef SEALPOST_INTAKE_H
 #define SEALPOST_INTAKE_H
