@@ -1,4 +1,4 @@
-# Configuration (src/common/conf.c): a table-driven unit test of every
+# Configuration (src/common/conf*.c): a table-driven unit test of every
 # error (file and line), default, duration, pin, policy lookup and the dump;
 # it also loads etc/sealpost.conf.example, which must stay valid.
 check_PROGRAMS += tests/unit/test_conf

@@ -1,163 +1,35 @@
 /*
- * conf.c - load and validate sealpost.conf (SPEC section 5) with libconfuse.
+ * conf.c - load and validate sealpost.conf (SPEC section 5) with libconfuse:
+ * the schema, the rules every value must follow, the checks across keys of
+ * a section, conf_load/conf_free, and the lookups the programs use (TLS
+ * policy for a host, relay for a sender, pins, durations). Reading the file
+ * and reporting FILE:LINE are in conf_text.c, conf_dump in conf_dump.c.
  *
  * Privilege: none; runs in the front end (after it dropped any privilege
- * for a -C file) and in the worker. Trusts nothing in the file: its size,
- * every value, list and section count are bounded, and every error names
- * the file and line.
- *
- * libconfuse 3.3 miscounts lines after comments (each one-line comment
- * counts three lines) and cannot parse a comment inside a list, so the file
- * is read here first: comments are removed (newlines kept), strings are
- * checked, and libconfuse parses the cleaned text. The same pass turns off
- * libconfuse's ${VAR} environment expansion: a value means what it says,
- * whoever runs the program. libconfuse keeps no line per option, so the
- * value callbacks record where each key was set; a hidden list option with
- * a default is parsed as each section opens, which records the line of
- * its "{". Left alone, libconfuse keeps the last value of a key given
- * twice and replaces a section whose title repeats ("last one wins"); both
- * are errors here (titles compared without regard to case), as is a second
- * queue or timeouts section. "key += {...}" still appends to a list.
- * libconfuse has no user pointer in callbacks: one load runs at a time
- * (its lexer is global too), so the state is a file-level pointer.
+ * for a -C file) and in the worker. Trusts nothing in the file: every
+ * value, list and section count is bounded, and every error names the
+ * file and line. The value callbacks run inside libconfuse's parse and
+ * report through the load in progress (conf_internal.h): one at a time.
  */
 #include "config.h"
 
 #include "conf.h"
+#include "conf_internal.h"
 #include "util.h"
 
-#include <confuse.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define CONF_MAX_FILE (1024 * 1024)
-#define CONF_MAX_SECTIONS 1024
 #define CONF_MAX_VALUE 4096
 #define CONF_MAX_LIST 256
 #define CONF_MAX_PINS 16
-#define CONF_MAX_KEYS 16
-#define CONF_MAX_DEPTH 4
 #define SECTION_HOOK "\001open"
 
 #define DEFAULT_MAX_MESSAGE_SIZE 52428800
 #define MAX_MESSAGE_SIZE_LIMIT (UINT64_C(1) << 40)
-
-/* ---- load state ---------------------------------------------------------- */
-
-struct key_seen {
-	char name[24];
-	int line;
-};
-
-struct sec_rec {
-	const cfg_t *sec;       /* compared, never dereferenced after parse */
-	char *kind;             /* "root", "relay", ... */
-	char *title;
-	int line;               /* line of the "{" */
-	struct key_seen keys[CONF_MAX_KEYS];
-	size_t nkeys;
-};
-
-struct load_ctx {
-	const char *path;
-	char *err;
-	size_t errlen;
-	bool failed;
-	struct sec_rec *secs;
-	size_t nsecs;
-};
-
-static struct load_ctx *ctx;
-
-static void fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail_at(int line, const char *fmt, ...)
-{
-	if (ctx->failed)
-		return;
-	ctx->failed = true;
-	char msg[400];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	set_err(ctx->err, ctx->errlen, "%s:%d: %s", ctx->path, line, msg);
-}
-
-/* Newest record first: libconfuse may reuse a freed section's address. */
-static struct sec_rec *rec_for(const cfg_t *sec)
-{
-	for (size_t i = ctx->nsecs; i > 0; i--)
-		if (ctx->secs[i - 1].sec == sec)
-			return &ctx->secs[i - 1];
-	return NULL;
-}
-
-static struct sec_rec *rec_add(const cfg_t *sec, const char *kind, const char *title, int line)
-{
-	ctx->secs = xreallocarray(ctx->secs, ctx->nsecs + 1, sizeof(*ctx->secs));
-	struct sec_rec *r = &ctx->secs[ctx->nsecs++];
-	memset(r, 0, sizeof(*r));
-	r->sec = sec;
-	r->kind = xstrdup(kind);
-	r->title = title ? xstrdup(title) : NULL;
-	r->line = line;
-	return r;
-}
-
-static int key_line(const struct sec_rec *r, const char *name)
-{
-	for (size_t i = 0; r && i < r->nkeys; i++)
-		if (strcmp(r->keys[i].name, name) == 0)
-			return r->keys[i].line;
-	return 0;
-}
-
-/* "relay \"main\"", "queue" or "the top level", for messages. */
-static const char *where(const struct sec_rec *r, char *buf, size_t n)
-{
-	if (!r || strcmp(r->kind, "root") == 0)
-		snprintf(buf, n, "the top level");
-	else if (r->title)
-		snprintf(buf, n, "%s \"%s\"", r->kind, r->title);
-	else
-		snprintf(buf, n, "%s", r->kind);
-	return buf;
-}
-
-/* Record that key was set here; a second plain assignment is an error
- * (libconfuse would silently keep the last one). For lists, first_value
- * tells whether this is the first element of an "=" assignment. */
-static int note_key(cfg_t *sec, cfg_opt_t *opt, bool first_value)
-{
-	struct sec_rec *r = rec_for(sec);
-	if (!r) {
-		fail_at(sec->line, "internal error: unknown section");
-		return -1;
-	}
-	int prev = key_line(r, opt->name);
-	if (prev) {
-		if (!first_value)
-			return 0;
-		char w[128];
-		fail_at(sec->line, "%s is set twice in %s (first at line %d)", opt->name,
-			where(r, w, sizeof(w)), prev);
-		return -1;
-	}
-	if (r->nkeys == CONF_MAX_KEYS) {
-		fail_at(sec->line, "too many keys in one section");
-		return -1;
-	}
-	snprintf(r->keys[r->nkeys].name, sizeof(r->keys[0].name), "%s", opt->name);
-	r->keys[r->nkeys++].line = sec->line;
-	return 0;
-}
 
 /* ---- value rules ----------------------------------------------------------- */
 
@@ -368,18 +240,19 @@ static size_t list_limit(const struct rule *ru)
 
 static int cb_string(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
-	if (ctx->failed)
+	if (conf_failed())
 		return -1;
 	bool list = (opt->flags & CFGF_LIST) != 0;
-	if (note_key(sec, opt, !list || opt->nvalues == 1) != 0)
+	if (conf_note_key(sec, opt, !list || opt->nvalues == 1) != 0)
 		return -1;
 	const struct rule *ru = rule_for(sec, opt->name);
 	if (!ru) {
-		fail_at(sec->line, "internal error: no rule for %s", opt->name);
+		conf_fail_at(sec->line, "internal error: no rule for %s", opt->name);
 		return -1;
 	}
 	if (list && opt->nvalues > list_limit(ru)) {
-		fail_at(sec->line, "%s: too many values (at most %zu)", opt->name, list_limit(ru));
+		conf_fail_at(sec->line, "%s: too many values (at most %zu)", opt->name,
+			list_limit(ru));
 		return -1;
 	}
 	char why[256];
@@ -387,9 +260,9 @@ static int cb_string(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result
 	const char *msg = check_string(ru, &v, why, sizeof(why));
 	if (msg) {
 		if (msg == why)
-			fail_at(sec->line, "%s", why);
+			conf_fail_at(sec->line, "%s", why);
 		else
-			fail_at(sec->line, "%s = \"%s\": %s", opt->name, value, msg);
+			conf_fail_at(sec->line, "%s = \"%s\": %s", opt->name, value, msg);
 		return -1;
 	}
 	*(const char **)result = v;
@@ -420,23 +293,24 @@ static bool parse_size(const char *s, uint64_t *out)
 
 static int cb_number(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
-	if (ctx->failed)
+	if (conf_failed())
 		return -1;
-	if (note_key(sec, opt, true) != 0)
+	if (conf_note_key(sec, opt, true) != 0)
 		return -1;
 	const struct rule *ru = rule_for(sec, opt->name);
 	uint64_t v = 0;
 	unsigned d;
 	bool ok;
 	if (!ru) {
-		fail_at(sec->line, "internal error: no rule for %s", opt->name);
+		conf_fail_at(sec->line, "internal error: no rule for %s", opt->name);
 		return -1;
 	}
 	switch (ru->kind) {
 	case I_SIZE:
 		ok = parse_size(value, &v) && v >= 1 && v <= MAX_MESSAGE_SIZE_LIMIT;
 		if (!ok)
-			fail_at(sec->line, "%s = \"%s\": must be a size in bytes (optionally with K, M "
+			conf_fail_at(sec->line,
+				"%s = \"%s\": must be a size in bytes (optionally with K, M "
 				"or G) from 1 to 1T; there is no unlimited", opt->name, value);
 		break;
 	case I_DURATION:
@@ -446,15 +320,16 @@ static int cb_number(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result
 			char lo[16], hi[16];
 			conf_format_duration(ru->min, lo);
 			conf_format_duration(ru->max, hi);
-			fail_at(sec->line, "%s = \"%s\": must be a duration from %s to %s (seconds, "
+			conf_fail_at(sec->line,
+				"%s = \"%s\": must be a duration from %s to %s (seconds, "
 				"or a number with s, m, h or d)", opt->name, value, lo, hi);
 		}
 		break;
 	default:
 		ok = parse_u64(value, &v) && v >= ru->min && v <= ru->max;
 		if (!ok)
-			fail_at(sec->line, "%s = \"%s\": must be a number from %u to %u", opt->name,
-				value, ru->min, ru->max);
+			conf_fail_at(sec->line, "%s = \"%s\": must be a number from %u to %u",
+				opt->name, value, ru->min, ru->max);
 		break;
 	}
 	if (!ok)
@@ -463,254 +338,9 @@ static int cb_number(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result
 	return 0;
 }
 
-/* Runs as each section opens (see the file comment): note its line and
- * refuse a duplicate title. Must not fail (libconfuse aborts when parsing
- * a default fails), so it records the error and lets the parse go on. */
-static int cb_section_open(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
-{
-	(void)opt;
-	*(const char **)result = value;
-	if (ctx->failed)
-		return 0;
-	if (ctx->nsecs >= CONF_MAX_SECTIONS) {
-		fail_at(sec->line, "too many sections (at most %d)", CONF_MAX_SECTIONS);
-		return 0;
-	}
-	for (size_t i = 0; i < ctx->nsecs; i++) {
-		const struct sec_rec *r = &ctx->secs[i];
-		if (strcmp(r->kind, sec->name) != 0)
-			continue;
-		if (!sec->title) {
-			fail_at(sec->line, "%s is given twice (first at line %d)", sec->name, r->line);
-			return 0;
-		}
-		if (r->title && ascii_casecmp(r->title, sec->title) == 0) {
-			fail_at(sec->line, "duplicate %s \"%s\" (first at line %d)", sec->name,
-				sec->title, r->line);
-			return 0;
-		}
-	}
-	rec_add(sec, sec->name, sec->title, sec->line);
-	return 0;
-}
-
-/* Rewrite libconfuse's own messages to say what is wrong in our terms. */
-static void cb_error(cfg_t *sec, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static void cb_error(cfg_t *sec, const char *fmt, va_list ap)
-{
-	static const char *const known[] = {
-		"no such option '%s'", "missing title for section '%s'",
-		"missing opening brace for section '%s'", "missing equal sign after option '%s'",
-		"unexpected token '%s'",
-	};
-	char msg[300], w[128];
-	const char *name = NULL;
-	size_t k = 0;
-	while (k < ARRAY_LEN(known) && strcmp(fmt, known[k]) != 0)
-		k++;
-	if (k < ARRAY_LEN(known)) {
-		va_list aq;
-		va_copy(aq, ap);
-		name = va_arg(aq, const char *);
-		va_end(aq);
-	}
-	struct sec_rec *r = rec_for(sec);
-	switch (k) {
-	case 0:
-		snprintf(msg, sizeof(msg), "unknown %s '%s' in %s",
-			 r && strcmp(r->kind, "root") ? "key" : "key or section", name,
-			 where(r, w, sizeof(w)));
-		break;
-	case 1:
-		snprintf(msg, sizeof(msg), "%s needs a quoted name: %s \"name\" { ... }", name, name);
-		break;
-	case 2:
-		snprintf(msg, sizeof(msg), "%s is a section: write %s { ... }", name, name);
-		break;
-	case 3:
-		snprintf(msg, sizeof(msg), "missing '=' after %s", name);
-		break;
-	case 4:
-		snprintf(msg, sizeof(msg), "unexpected '%s' (a list where one value is expected, "
-			 "or a missing value?)", name);
-		break;
-	default:
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-	}
-	fail_at(sec->line, "%s", msg);
-}
-
-/* ---- reading the file ------------------------------------------------------ */
-
-/* Read path (a regular file of bounded size) whole. */
-static char *read_file(const char *path, bool missing_ok, bool *missing, size_t *len,
-		       char *err, size_t errlen)
-{
-	*missing = false;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT && missing_ok) {
-			*missing = true;
-			return NULL;
-		}
-		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if (st.st_size > CONF_MAX_FILE) {
-		set_err(err, errlen, "%s: larger than %d bytes", path, CONF_MAX_FILE);
-		close(fd);
-		return NULL;
-	}
-	char *data = xmalloc(CONF_MAX_FILE + 1);
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read_retry(fd, data + n, CONF_MAX_FILE + 1 - n);
-		if (r < 0) {
-			set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-			break;
-		}
-		if (r == 0) {
-			close(fd);
-			data[n] = '\0';
-			*len = n;
-			return data;
-		}
-		n += (size_t)r;
-		if (n > CONF_MAX_FILE) {
-			set_err(err, errlen, "%s: larger than %d bytes", path, CONF_MAX_FILE);
-			break;
-		}
-	}
-	close(fd);
-	free(data);
-	return NULL;
-}
-
-static bool token_boundary(const struct buf *out)
-{
-	if (out->len == 0)
-		return true;
-	return strchr(" \t\r\n={}(),", out->data[out->len - 1]) != NULL;
-}
-
-/*
- * Remove comments ("#", "//" and "/ * ... * /" outside strings; newlines
- * kept so lines stay right), refuse what libconfuse would silently change
- * or miss (control bytes, strings across lines, escapes other than \\ \"
- * \', a bare "*" or "+" that its lexer drops, ${VAR} outside quotes, a
- * "{" never closed, which it takes as closed at the end of the file), bound
- * the nesting, and escape "${" inside double quotes so it is not expanded.
- */
-static int clean_text(const char *in, size_t n, struct buf *out)
-{
-	enum { NORMAL, DQ, SQ, LINE_COMMENT, BLOCK_COMMENT } st = NORMAL;
-	int line = 1, start = 0, depth = 0, open_line[CONF_MAX_DEPTH];
-	for (size_t i = 0; i < n; i++) {
-		char c = in[i], next = i + 1 < n ? in[i + 1] : '\0';
-		if ((c >= 0 && c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) {
-			fail_at(line, c ? "control character in the file" : "NUL byte in the file");
-			return -1;
-		}
-		switch (st) {
-		case NORMAL:
-			if (c == '#') {
-				st = LINE_COMMENT;
-				continue;
-			}
-			if (c == '/' && (next == '/' || next == '*') && token_boundary(out)) {
-				st = next == '/' ? LINE_COMMENT : BLOCK_COMMENT;
-				start = line;
-				i++;
-				continue;
-			}
-			if (c == '{' && ++depth > CONF_MAX_DEPTH) {
-				fail_at(line, "braces nested too deeply");
-				return -1;
-			}
-			if (c == '{')
-				open_line[depth - 1] = line;
-			if (c == '}' && depth-- == 0) {
-				fail_at(line, "'}' without a matching '{'");
-				return -1;
-			}
-			if (c == '"' || c == '\'') {
-				st = c == '"' ? DQ : SQ;
-				start = line;
-			} else if (c == '*' || (c == '+' && next != '=')) {
-				fail_at(line, "unexpected '%c': quote values that contain it", c);
-				return -1;
-			} else if (c == '$' && next == '{') {
-				fail_at(line, "${...} is not expanded: write the value itself");
-				return -1;
-			}
-			break;
-		case DQ: case SQ:
-			if (c == '\\' && next == '\n') {
-				buf_addc(out, c);
-				buf_addc(out, next);
-				i++;
-				line++;
-				continue;
-			}
-			if (c == '\\' && (next == '\\' || next == '\'' || (st == DQ && next == '"'))) {
-				buf_addc(out, c);
-				buf_addc(out, next);
-				i++;
-				continue;
-			}
-			if (c == '\\' && st == DQ) {
-				fail_at(line, "unsupported escape '\\%c' in a string (only \\\\, \\\" "
-					"and \\' are)", next ? next : ' ');
-				return -1;
-			}
-			if (c == '\n') {
-				fail_at(start, "string not closed on its line");
-				return -1;
-			}
-			if (st == DQ && c == '$' && next == '{')
-				buf_addc(out, '\\');
-			if (c == (st == DQ ? '"' : '\''))
-				st = NORMAL;
-			break;
-		case LINE_COMMENT:
-			if (c != '\n')
-				continue;
-			st = NORMAL;
-			break;
-		case BLOCK_COMMENT:
-			if (c == '*' && next == '/') {
-				st = NORMAL;
-				i++;
-				c = ' ';
-			} else if (c != '\n') {
-				continue;
-			}
-			break;
-		}
-		buf_addc(out, c);
-		if (c == '\n')
-			line++;
-	}
-	if (st == DQ || st == SQ || st == BLOCK_COMMENT) {
-		fail_at(start, st == BLOCK_COMMENT ? "comment not closed" : "string not closed");
-		return -1;
-	}
-	if (depth > 0) {
-		fail_at(open_line[depth - 1], "unexpected end of file: '{' not closed by '}'");
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- from libconfuse to struct sp_config ------------------------------------ */
 
-static const struct sp_tls_policy builtin_policy = {
+const struct sp_tls_policy conf_builtin_policy = {
 	.host = (char *)"*", .verify = SP_VERIFY_CA, .min_version = 12,
 };
 
@@ -771,14 +401,6 @@ static char **get_list(cfg_t *sec, const char *key, size_t *n)
 	return v;
 }
 
-/* Line of key in sec, else of the section itself. */
-static int line_of(cfg_t *sec, const char *key)
-{
-	const struct sec_rec *r = rec_for(sec);
-	int line = key ? key_line(r, key) : 0;
-	return line ? line : r ? r->line : 1;
-}
-
 static bool name_chars(const char *s, const char *extra)
 {
 	if (!*s || strlen(s) > 64)
@@ -795,10 +417,11 @@ static void take_alias(struct sp_alias *a, cfg_t *sec)
 	a->name = xstrdup(cfg_title(sec));
 	a->to = get_list(sec, "to", &a->nto);
 	if (!name_chars(a->name, "._+-"))
-		fail_at(line_of(sec, NULL), "alias \"%s\": not a valid local name", a->name);
+		conf_fail_at(conf_line_of(sec, NULL),
+			"alias \"%s\": not a valid local name", a->name);
 	else if (a->nto == 0)
-		fail_at(line_of(sec, "to"), "alias \"%s\": to must list at least one address",
-			a->name);
+		conf_fail_at(conf_line_of(sec, "to"),
+			"alias \"%s\": to must list at least one address", a->name);
 }
 
 static void take_relay(struct sp_relay *r, cfg_t *sec)
@@ -820,22 +443,24 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 	r->senders = get_list(sec, "senders", &r->nsenders);
 
 	const char *n = r->name;
+	const char *password_key = r->password_file ? "password_file" : "password_command";
 	if (!name_chars(n, "._-"))
-		fail_at(line_of(sec, NULL), "relay \"%s\": name must be 1-64 letters, digits, "
-			"'.', '_' or '-'", n);
+		conf_fail_at(conf_line_of(sec, NULL),
+			"relay \"%s\": name must be 1-64 letters, digits, '.', '_' or '-'", n);
 	else if (!r->host)
-		fail_at(line_of(sec, NULL), "relay \"%s\": host is required", n);
+		conf_fail_at(conf_line_of(sec, NULL), "relay \"%s\": host is required", n);
 	else if (r->password_file && r->password_command)
-		fail_at(line_of(sec, "password_command"), "relay \"%s\": password_file and "
+		conf_fail_at(conf_line_of(sec, "password_command"),
+			"relay \"%s\": password_file and "
 			"password_command are exclusive: choose one", n);
 	else if ((r->password_file || r->password_command) && !r->username)
-		fail_at(line_of(sec, r->password_file ? "password_file" : "password_command"),
+		conf_fail_at(conf_line_of(sec, password_key),
 			"relay \"%s\": a password without a username", n);
 	else if (r->username && !r->password_file && !r->password_command)
-		fail_at(line_of(sec, "username"), "relay \"%s\": username needs password_file "
-			"or password_command", n);
+		conf_fail_at(conf_line_of(sec, "username"),
+			"relay \"%s\": username needs password_file or password_command", n);
 	else if (auth_set && !r->username)
-		fail_at(line_of(sec, "auth"), "relay \"%s\": auth without a username", n);
+		conf_fail_at(conf_line_of(sec, "auth"), "relay \"%s\": auth without a username", n);
 }
 
 static void take_policy(struct sp_tls_policy *p, cfg_t *sec)
@@ -857,21 +482,21 @@ static void take_policy(struct sp_tls_policy *p, cfg_t *sec)
 
 	const char *h = p->host;
 	if (strcmp(h, "*") != 0 && !host_chars(h, true))
-		fail_at(line_of(sec, NULL), "tls_policy \"%s\": must be a host name or \"*\" "
-			"(no other wildcards)", h);
+		conf_fail_at(conf_line_of(sec, NULL),
+			"tls_policy \"%s\": must be a host name or \"*\" (no other wildcards)", h);
 	else if (p->verify == SP_VERIFY_PIN && p->npins == 0)
-		fail_at(line_of(sec, "verify"), "tls_policy \"%s\": verify = \"pin\" needs at "
-			"least one pin_sha256", h);
+		conf_fail_at(conf_line_of(sec, "verify"),
+			"tls_policy \"%s\": verify = \"pin\" needs at least one pin_sha256", h);
 	else if (p->verify != SP_VERIFY_PIN && p->npins)
-		fail_at(line_of(sec, "pin_sha256"), "tls_policy \"%s\": pin_sha256 is only used "
-			"with verify = \"pin\"", h);
+		conf_fail_at(conf_line_of(sec, "pin_sha256"),
+			"tls_policy \"%s\": pin_sha256 is only used with verify = \"pin\"", h);
 	else if (p->verify != SP_VERIFY_CA && (p->ca_file || p->verify_name))
-		fail_at(line_of(sec, p->ca_file ? "ca_file" : "verify_name"), "tls_policy "
-			"\"%s\": %s is only used with verify = \"ca\"", h,
+		conf_fail_at(conf_line_of(sec, p->ca_file ? "ca_file" : "verify_name"),
+			"tls_policy \"%s\": %s is only used with verify = \"ca\"", h,
 			p->ca_file ? "ca_file" : "verify_name");
 	else if (!p->client_cert != !p->client_key)
-		fail_at(line_of(sec, p->client_cert ? "client_cert" : "client_key"), "tls_policy "
-			"\"%s\": client_cert and client_key go together", h);
+		conf_fail_at(conf_line_of(sec, p->client_cert ? "client_cert" : "client_key"),
+			"tls_policy \"%s\": client_cert and client_key go together", h);
 }
 
 static void take_queue(struct sp_config *c, cfg_t *root)
@@ -883,12 +508,14 @@ static void take_queue(struct sp_config *c, cfg_t *root)
 		take_num(q, "lifetime", &c->queue.lifetime);
 		take_num(q, "concurrency", &c->queue.concurrency);
 		take_num(q, "delay_warning", &c->queue.delay_warning);
+		/* Name the line of retry_min when set, else of retry_max. */
+		const char *retry_key = conf_key_line(q, "retry_min") ? "retry_min" : "retry_max";
 		if (c->queue.retry_min > c->queue.retry_max)
-			fail_at(line_of(q, key_line(rec_for(q), "retry_min") ? "retry_min" : "retry_max"),
+			conf_fail_at(conf_line_of(q, retry_key),
 				"retry_min must not be longer than retry_max");
 		else if (c->queue.delay_warning && c->queue.delay_warning >= c->queue.lifetime)
-			fail_at(line_of(q, "delay_warning"), "delay_warning must be shorter than "
-				"lifetime (or 0: off)");
+			conf_fail_at(conf_line_of(q, "delay_warning"),
+				"delay_warning must be shorter than lifetime (or 0: off)");
 	}
 	if (cfg_size(root, "timeouts")) {
 		cfg_t *t = cfg_getsec(root, "timeouts");
@@ -918,19 +545,19 @@ static void take_config(struct sp_config *c, cfg_t *root)
 
 	size_t n = cfg_size(root, "alias");
 	c->aliases = xcalloc(n + 1, sizeof(*c->aliases));
-	for (size_t i = 0; i < n && !ctx->failed; i++, c->naliases++)
+	for (size_t i = 0; i < n && !conf_failed(); i++, c->naliases++)
 		take_alias(&c->aliases[i], cfg_getnsec(root, "alias", (unsigned)i));
 	n = cfg_size(root, "relay");
 	c->relays = xcalloc(n + 1, sizeof(*c->relays));
-	for (size_t i = 0; i < n && !ctx->failed; i++, c->nrelays++)
+	for (size_t i = 0; i < n && !conf_failed(); i++, c->nrelays++)
 		take_relay(&c->relays[i], cfg_getnsec(root, "relay", (unsigned)i));
 	n = cfg_size(root, "tls_policy");
 	c->policies = xcalloc(n + 1, sizeof(*c->policies));
-	for (size_t i = 0; i < n && !ctx->failed; i++, c->npolicies++)
+	for (size_t i = 0; i < n && !conf_failed(); i++, c->npolicies++)
 		take_policy(&c->policies[i], cfg_getnsec(root, "tls_policy", (unsigned)i));
 }
 
-#define HOOK CFG_STR_LIST_CB(SECTION_HOOK, "{open}", CFGF_NONE, cb_section_open)
+#define HOOK CFG_STR_LIST_CB(SECTION_HOOK, "{open}", CFGF_NONE, conf_section_opened)
 #define STR(name) CFG_STR_CB(name, NULL, CFGF_NODEFAULT, cb_string)
 #define LIST(name) CFG_STR_LIST_CB(name, NULL, CFGF_NODEFAULT, cb_string)
 #define NUM(name) CFG_INT_CB(name, 0, CFGF_NODEFAULT, cb_number)
@@ -967,20 +594,20 @@ static void parse_into(struct sp_config *c, struct buf *text)
 	cfg_t *root = cfg_init(opts, CFGF_NONE);
 	if (!root)
 		abort();
-	cfg_set_error_function(root, cb_error);
+	cfg_set_error_function(root, conf_libconfuse_error);
 	free(root->filename);
-	root->filename = xstrdup(ctx->path);
-	rec_add(root, "root", NULL, 1);
+	root->filename = xstrdup(c->path);
+	conf_note_root(root);
 	if (text->len > 0) {
 		FILE *fp = fmemopen(text->data, text->len, "r");
 		if (!fp)
 			abort();
 		int rc = cfg_parse_fp(root, fp);
 		fclose(fp);
-		if (rc != CFG_SUCCESS && !ctx->failed)
-			fail_at(root->line, "syntax error");
+		if (rc != CFG_SUCCESS && !conf_failed())
+			conf_fail_at(root->line, "syntax error");
 	}
-	if (!ctx->failed)
+	if (!conf_failed())
 		take_config(c, root);
 	cfg_free(root);
 }
@@ -992,7 +619,7 @@ int conf_load(const char *path, bool missing_ok, struct sp_config **out, char *e
 		path = conf_default_path();
 	bool missing;
 	size_t len = 0;
-	char *data = read_file(path, missing_ok, &missing, &len, err, errlen);
+	char *data = conf_read_file(path, missing_ok, &missing, &len, err, errlen);
 	if (!data && !missing)
 		return -1;
 	struct sp_config *c = config_defaults();
@@ -1002,21 +629,14 @@ int conf_load(const char *path, bool missing_ok, struct sp_config **out, char *e
 	}
 	c->path = xstrdup(path);
 
-	struct load_ctx lc = { .path = path, .err = err, .errlen = errlen };
-	ctx = &lc;
+	conf_load_begin(path, err, errlen);
 	struct buf text;
 	buf_init(&text);
-	if (clean_text(data, len, &text) == 0)
+	if (conf_clean_text(data, len, &text) == 0)
 		parse_into(c, &text);
 	buf_free(&text);
 	free(data);
-	for (size_t i = 0; i < lc.nsecs; i++) {
-		free(lc.secs[i].kind);
-		free(lc.secs[i].title);
-	}
-	free(lc.secs);
-	ctx = NULL;
-	if (lc.failed) {
+	if (conf_load_end()) {
 		conf_free(c);
 		return -1;
 	}
@@ -1106,30 +726,6 @@ bool conf_parse_duration(const char *s, unsigned *out)
 	return true;
 }
 
-void conf_format_duration(unsigned secs, char out[16])
-{
-	if (secs == 0)
-		snprintf(out, 16, "0");
-	else if (secs % 86400 == 0)
-		snprintf(out, 16, "%ud", secs / 86400);
-	else if (secs % 3600 == 0)
-		snprintf(out, 16, "%uh", secs / 3600);
-	else if (secs % 60 == 0)
-		snprintf(out, 16, "%um", secs / 60);
-	else
-		snprintf(out, 16, "%us", secs);
-}
-
-const char *conf_tls_mode_name(enum sp_tls_mode mode)
-{
-	return mode == SP_TLS_IMPLICIT ? "implicit" : "starttls";
-}
-
-const char *conf_verify_name(enum sp_verify verify)
-{
-	return verify == SP_VERIFY_PIN ? "pin" : verify == SP_VERIFY_ENCRYPT ? "encrypt" : "ca";
-}
-
 static int b64_value(char c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -1180,7 +776,7 @@ bool conf_relay_matches_sender(const struct sp_relay *relay, const char *sender)
 
 const struct sp_tls_policy *conf_policy_for(const struct sp_config *cfg, const char *host)
 {
-	const struct sp_tls_policy *fallback = &builtin_policy;
+	const struct sp_tls_policy *fallback = &conf_builtin_policy;
 	for (size_t i = 0; cfg && i < cfg->npolicies; i++) {
 		const struct sp_tls_policy *p = &cfg->policies[i];
 		if (strcmp(p->host, "*") == 0)
@@ -1189,177 +785,4 @@ const struct sp_tls_policy *conf_policy_for(const struct sp_config *cfg, const c
 			return p;
 	}
 	return fallback;
-}
-
-/* ---- conf_dump ------------------------------------------------------------ */
-
-/* A value in config syntax: quoted, with " and \ escaped. */
-static void put_quoted(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
-static void put_str(FILE *out, const char *indent, const char *key, const char *v,
-		    const char *unset)
-{
-	if (!v) {
-		fprintf(out, "%s# %-16s (unset: %s)\n", indent, key, unset);
-		return;
-	}
-	fprintf(out, "%s%-16s = ", indent, key);
-	put_quoted(out, v);
-	fputc('\n', out);
-}
-
-static void put_values(FILE *out, char **v, size_t n)
-{
-	fputc('{', out);
-	for (size_t i = 0; i < n; i++) {
-		fputs(i ? ", " : "", out);
-		put_quoted(out, v[i]);
-	}
-	fputc('}', out);
-}
-
-static void put_list(FILE *out, const char *indent, const char *key, char **v, size_t n)
-{
-	fprintf(out, "%s%-16s = ", indent, key);
-	put_values(out, v, n);
-	fputc('\n', out);
-}
-
-static void put_duration(FILE *out, const char *key, unsigned secs)
-{
-	char d[16];
-	conf_format_duration(secs, d);
-	fprintf(out, "  %-13s = %s\n", key, d);
-}
-
-static const char *verify_meaning(enum sp_verify v)
-{
-	switch (v) {
-	case SP_VERIFY_PIN:
-		return "pinned public key; chain and name not checked";
-	case SP_VERIFY_ENCRYPT:
-		return "WARNING: encrypted but NOT authenticated";
-	default:
-		return "certificate chain and host name";
-	}
-}
-
-static void dump_effective_policy(FILE *out, const struct sp_config *cfg, const struct sp_relay *r)
-{
-	const struct sp_tls_policy *p = conf_policy_for(cfg, r->host);
-	if (p == &builtin_policy)
-		fprintf(out, "  # TLS policy: built-in default (no tls_policy \"%s\" or \"*\")\n",
-			r->host);
-	else if (strcmp(p->host, "*") == 0)
-		fprintf(out, "  # TLS policy: tls_policy \"*\" (no tls_policy \"%s\")\n", r->host);
-	else
-		fprintf(out, "  # TLS policy: tls_policy \"%s\"\n", p->host);
-	fprintf(out, "  #   verify      = %s (%s)\n", conf_verify_name(p->verify),
-		verify_meaning(p->verify));
-	if (p->verify == SP_VERIFY_CA) {
-		fprintf(out, "  #   ca_file     = %s\n", p->ca_file ? p->ca_file : "system trust store");
-		fprintf(out, "  #   verify_name = %s\n", p->verify_name ? p->verify_name : r->host);
-	}
-	for (size_t i = 0; i < p->npins; i++)
-		fprintf(out, "  #   pin_sha256  = %s\n", p->pins[i]);
-	fprintf(out, "  #   min_version = TLS1.%d\n", p->min_version == 13 ? 3 : 2);
-	fprintf(out, "  #   priority    = %s\n", p->priority ? p->priority : "built-in");
-	if (p->client_cert)
-		fprintf(out, "  #   client_cert = %s, client_key = %s\n", p->client_cert, p->client_key);
-}
-
-static void dump_relay(FILE *out, const struct sp_config *cfg, const struct sp_relay *r)
-{
-	fputs("relay ", out);
-	put_quoted(out, r->name);
-	fputs(" {\n", out);
-	put_str(out, "  ", "host", r->host, "");
-	fprintf(out, "  %-16s = %u\n", "port", r->port);
-	put_str(out, "  ", "tls", conf_tls_mode_name(r->tls), "");
-	put_str(out, "  ", "username", r->username, "no AUTH");
-	if (r->password_command)
-		put_str(out, "  ", "password_command", "<command, masked>", "");
-	else
-		put_str(out, "  ", "password_file", r->password_file, "no AUTH");
-	put_str(out, "  ", "auth", r->username ? r->auth : NULL, "no AUTH");
-	put_list(out, "  ", "senders", r->senders, r->nsenders);
-	if (r->nsenders == 0)
-		fputs("  # senders: any envelope sender\n", out);
-	dump_effective_policy(out, cfg, r);
-	fputs("}\n", out);
-}
-
-static void dump_policy(FILE *out, const struct sp_tls_policy *p)
-{
-	fputs("tls_policy ", out);
-	put_quoted(out, p->host);
-	fputs(" {\n", out);
-	put_str(out, "  ", "verify", conf_verify_name(p->verify), "");
-	put_str(out, "  ", "ca_file", p->ca_file, "system trust store");
-	put_str(out, "  ", "verify_name", p->verify_name, "the relay host");
-	put_list(out, "  ", "pin_sha256", p->pins, p->npins);
-	put_str(out, "  ", "min_version", p->min_version == 13 ? "TLS1.3" : "TLS1.2", "");
-	put_str(out, "  ", "priority", p->priority, "built-in");
-	put_str(out, "  ", "client_cert", p->client_cert, "none");
-	put_str(out, "  ", "client_key", p->client_key, "none");
-	fputs("}\n", out);
-}
-
-void conf_dump(const struct sp_config *cfg, FILE *out)
-{
-	if (cfg->path)
-		fprintf(out, "# sealpost configuration from %s (effective values)\n", cfg->path);
-	else
-		fputs("# sealpost configuration: built-in defaults (no config file)\n", out);
-	put_str(out, "", "hostname", cfg->hostname, "");
-	put_str(out, "", "log", cfg->log, "");
-	put_str(out, "", "log_format", cfg->log_format, "");
-	put_str(out, "", "domain", cfg->domain, "");
-	put_str(out, "", "spool_dir", cfg->spool_dir, "");
-	put_str(out, "", "aliases", cfg->aliases_file ? cfg->aliases_file : "", "");
-	fprintf(out, "%-16s = %llu\n", "max_message_size",
-		(unsigned long long)cfg->max_message_size);
-	put_str(out, "", "sender_rewrite", cfg->sender_rewrite ? cfg->sender_rewrite : "", "");
-
-	fputs("\nqueue {\n", out);
-	put_duration(out, "retry_min", cfg->queue.retry_min);
-	put_duration(out, "retry_max", cfg->queue.retry_max);
-	put_duration(out, "lifetime", cfg->queue.lifetime);
-	fprintf(out, "  %-13s = %u\n", "concurrency", cfg->queue.concurrency);
-	put_duration(out, "delay_warning", cfg->queue.delay_warning);
-	fputs("}\ntimeouts {\n", out);
-	put_duration(out, "connect", cfg->timeouts.connect);
-	put_duration(out, "command", cfg->timeouts.command);
-	put_duration(out, "data", cfg->timeouts.data);
-	fputs("}\n", out);
-
-	if (cfg->naliases)
-		fputc('\n', out);
-	for (size_t i = 0; i < cfg->naliases; i++) {
-		fputs("alias ", out);
-		put_quoted(out, cfg->aliases[i].name);
-		fputs(" { to = ", out);
-		put_values(out, cfg->aliases[i].to, cfg->aliases[i].nto);
-		fputs(" }\n", out);
-	}
-
-	if (cfg->nrelays == 0)
-		fputs("\n# no relay configured: mail stays queued\n", out);
-	for (size_t i = 0; i < cfg->nrelays; i++) {
-		fputc('\n', out);
-		dump_relay(out, cfg, &cfg->relays[i]);
-	}
-	for (size_t i = 0; i < cfg->npolicies; i++) {
-		fputc('\n', out);
-		dump_policy(out, &cfg->policies[i]);
-	}
 }

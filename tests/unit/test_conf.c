@@ -1,8 +1,9 @@
 /*
- * test_conf.c - sealpost.conf loading (src/common/conf.c): every bad
- * config fails with "FILE:LINE: message" naming the right line, good
- * configs give the right values and defaults, durations, pins, policy
- * lookup, sender patterns, and a dump that masks secrets and loads again.
+ * test_conf.c - sealpost.conf loading (src/common/conf.c, conf_text.c and
+ * conf_dump.c, through the public conf.h only): every bad config fails
+ * with "FILE:LINE: message" naming the right line, good configs give the
+ * right values and defaults, durations, pins, policy lookup, sender
+ * patterns, and a dump that masks secrets and loads again.
  * Configs are written into a temporary directory.
  */
 #include "config.h"
