@@ -136,19 +136,24 @@ wait_delivered() {
 # _transcript_select WHAT FILE: c2s lines with tls false/true, or events.
 _transcript_select() {
 	"$PYTHON3" - "$1" "$2" <<'EOF'
-import json, sys
+import json, os, sys
 what, path = sys.argv[1], sys.argv[2]
-with open(path, encoding="utf-8") as f:
-    for raw in f:
-        try:
-            rec = json.loads(raw)
-        except ValueError:
-            continue  # a line still being written
-        d = rec.get("dir")
-        if what == "events" and d == "event":
-            print(rec["data"])
-        elif d == "c2s" and what == ("tls" if rec.get("tls") else "clear"):
-            print(rec["data"])
+try:
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                continue  # a line still being written
+            d = rec.get("dir")
+            if what == "events" and d == "event":
+                print(rec["data"])
+            elif d == "c2s" and what == ("tls" if rec.get("tls") else "clear"):
+                print(rec["data"])
+    sys.stdout.flush()
+except BrokenPipeError:
+    # the reader (grep -q) has seen enough
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 EOF
 }
 

@@ -154,6 +154,15 @@ while b"535 " not in buf: buf += t.recv(4096)
 t.sendall(b"QUIT\r\n")
 EOF
 transcript_events | grep -qx 'auth-failure alice' || fail "no auth-failure event"
+"$PYTHON3" - "$SMTP_TRANSCRIPT" <<'EOF' || fail "rx does not group pipelined lines"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+rx = {}
+for r in recs:
+    if r["dir"] == "c2s" and r["conn"] == 2:
+        rx.setdefault(r["data"], r["rx"])
+assert rx["EHLO p.test"] == rx["RSET"] and rx["RSET"] != rx["STARTTLS"], rx
+EOF
 ok "pipelined commands answered; AUTH LOGIN failure recorded"
 stop_smarthost
 

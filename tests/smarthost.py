@@ -14,6 +14,9 @@ CLI (the contract other tests rely on):
                                         the subject CN is recorded)
       [--scenario NAME]                 default "good", list below
       [--transcript FILE]               JSON lines, appended and flushed per event
+      [--no-data-transcript]            leave DATA content lines out of the
+                                        transcript (load tests); an event
+                                        "data-received" (+ "bytes") instead
       [--maildir DIR]                   delivered messages
       [--auth USER:PASS]                AUTH PLAIN/LOGIN credentials; when given,
                                         MAIL needs AUTH (530 5.7.0 otherwise)
@@ -40,7 +43,10 @@ CLI (the contract other tests rely on):
 Transcript (--transcript): one JSON object per line:
   {"t": unix time, "conn": n, "dir": "c2s"|"s2c"|"event", "tls": bool, "data": str}
   c2s/s2c: every line in each direction (DATA content too), without its line
-  end; bytes that are not UTF-8 appear backslash-escaped. Events ("data"):
+  end; bytes that are not UTF-8 appear backslash-escaped. c2s records also
+  carry "rx": the number of the read (recv) that completed the line on that
+  connection; lines with the same rx arrived together (inside TLS: in one
+  TLS record), which shows whether the client pipelined. Events ("data"):
   "conn-open" (+ "active": k), "conn-closed", "tls-established" (+ "version",
   "cipher", "sni", "client_cert"), "tls-failed" (+ "error"),
   "starttls-discarded" (+ "bytes": client bytes pipelined after STARTTLS,
@@ -279,6 +285,7 @@ class Session:
         self.sock = sock
         self.n = n
         self.buf = b""
+        self.rx = 0
         self.out = []
         self.tls = False
         self.tls_info = {}
@@ -293,6 +300,9 @@ class Session:
     # --- I/O -----------------------------------------------------------
     def log(self, direction, data, **extra):
         self.srv.log(self.n, direction, self.tls, data, **extra)
+
+    def log_c2s(self, line):
+        self.log("c2s", text(strip_eol(line)), rx=self.rx)
 
     def write_raw(self, data):
         try:
@@ -329,6 +339,7 @@ class Session:
                 raise Closed("read: %s" % e)
             if not chunk:
                 raise Closed("eof")
+            self.rx += 1
             self.buf += chunk
         i = self.buf.index(b"\n") + 1
         line, self.buf = self.buf[:i], self.buf[i:]
@@ -455,7 +466,7 @@ class Session:
             raise Closed("scenario")
         while True:
             line = self.readline()
-            self.log("c2s", text(strip_eol(line)))
+            self.log_c2s(line)
             if len(line) > CMD_MAX:
                 self.reply("500 5.5.2 Line too long")
                 continue
@@ -572,7 +583,7 @@ class Session:
     def auth_response(self, prompt):
         self.reply("334 " + prompt)
         line = self.readline()
-        self.log("c2s", text(strip_eol(line)))
+        self.log_c2s(line)
         s = strip_eol(line).strip()
         if s == b"*":
             raise ValueError("AUTH cancelled")
@@ -721,6 +732,8 @@ class Session:
         body, flags = self.read_data()
         for f in sorted(flags):
             self.log("event", f)
+        if self.o.no_data_transcript:
+            self.log("event", "data-received", bytes=len(body))
         if self.sc("drop-after-eod") or self.fault == "drop":
             self.log("event", "dropped-after-eod", size=len(body))
             raise Closed("scenario")
@@ -751,7 +764,8 @@ class Session:
         parts, flags, prev_crlf, first = [], set(), True, True
         while True:
             line = self.readline()
-            self.log("c2s", text(strip_eol(line)))
+            if not self.o.no_data_transcript or line == b".\r\n":
+                self.log_c2s(line)
             if line == b".\r\n" and prev_crlf:
                 return b"".join(parts), flags
             if not line.endswith(b"\r\n"):
@@ -842,6 +856,7 @@ def parse_args(argv):
     p.add_argument("--ca")
     p.add_argument("--scenario", default="good")
     p.add_argument("--transcript")
+    p.add_argument("--no-data-transcript", action="store_true")
     p.add_argument("--maildir")
     p.add_argument("--auth")
     p.add_argument("--no-ext", action="append", default=[])
