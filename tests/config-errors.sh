@@ -2,7 +2,8 @@
 # config-errors.sh - the real programs on bad configs (SPEC section 5): the
 # front end and `sealpostd --check-config` exit 78 with "FILE:LINE:" on
 # stderr, and --check-config prints a good config's effective settings with
-# secrets masked. The error cases themselves are covered one by one in
+# secrets masked, the TLS policy that applies to each relay, as a config
+# that loads again. The error cases themselves are covered one by one in
 # tests/unit/test_conf.c; this checks the exit status and plumbing.
 . "$top_srcdir/tests/lib.sh"
 set -e
@@ -58,22 +59,45 @@ set -e
 grep -q "$T/no-such.conf" "$T/err" || fail "missing -C file: $(cat "$T/err")"
 ok "a missing -C file is an error naming the file"
 
-# sealpostd --check-config, once it exists (the worker may still be a stub).
+# sealpostd --check-config: the effective settings, secrets masked, and the
+# TLS policy that applies to each relay.
+[ -x "$SEALPOSTD" ] || { echo "# sealpostd not built: its cases skipped"; exit 0; }
 write_conf 'relay "main" {' '  host = "smtp.example.net"' '  username = "u@example.net"' \
-	'  password_command = "/usr/bin/pass show very-secret"' '}'
+	'  password_command = "/usr/bin/pass show very-secret"' '}' \
+	'relay "backup" {' '  host = "mx.example.com"' '  tls = "implicit"' '}' \
+	'tls_policy "mx.example.com" {' '  verify = "encrypt"' '}'
 set +e
 "$SEALPOSTD" --check-config -C "$CONF" > "$T/dump" 2> "$T/err"
 rc=$?
 set -e
-if ! grep -q '^# sealpost configuration' "$T/dump"; then
-	echo "# sealpostd --check-config not implemented yet (exit $rc): its cases skipped"
-	exit 0
-fi
 [ "$rc" = 0 ] || fail "--check-config on a good config: exit $rc: $(cat "$T/err")"
+grep -q "^# sealpost configuration from $CONF" "$T/dump" ||
+	fail "--check-config printed no settings: $(cat "$T/dump")"
 grep -q 'password_command = "<command, masked>"' "$T/dump" || fail "command not masked"
 ! grep -q 'very-secret' "$T/dump" "$T/err" || fail "--check-config printed a secret"
-grep -q '# TLS policy: built-in default' "$T/dump" || fail "no effective TLS policy shown"
 ok "--check-config prints the effective settings, secrets masked"
+
+# Each relay is followed by its policy: "main" has none (built-in default),
+# "backup" has its own, which is unauthenticated and says so.
+sed -n '/^relay "main"/,/^}/p' "$T/dump" > "$T/main"
+sed -n '/^relay "backup"/,/^}/p' "$T/dump" > "$T/backup"
+grep -q '# TLS policy: built-in default' "$T/main" || fail "main: no built-in policy: $(cat "$T/main")"
+grep -q '#   verify      = ca ' "$T/main" || fail "main: not verify = ca: $(cat "$T/main")"
+grep -q '# TLS policy: tls_policy "mx.example.com"' "$T/backup" ||
+	fail "backup: not its own policy: $(cat "$T/backup")"
+grep -q 'verify      = encrypt (WARNING: encrypted but NOT authenticated)' "$T/backup" ||
+	fail "backup: unauthenticated TLS not flagged: $(cat "$T/backup")"
+grep -q 'port             = 465' "$T/backup" || fail "backup: implicit TLS port not 465"
+ok "--check-config shows the TLS policy that applies to each relay"
+
+# What it prints is a config that gives the same settings again.
+cp "$T/dump" "$T/again.conf"
+"$SEALPOSTD" --check-config -C "$T/again.conf" > "$T/dump2" 2> "$T/err" ||
+	fail "the printed settings do not load: $(cat "$T/err")"
+sed 1d "$T/dump" > "$T/a"
+sed 1d "$T/dump2" > "$T/b"
+cmp -s "$T/a" "$T/b" || fail "printed settings change when loaded again: $(diff "$T/a" "$T/b")"
+ok "--check-config output loads again to the same settings"
 
 for case in "tls_none 4" "unknown_key 3" "duplicate_relay 4" "missing_host 2"; do
 	set -- $case
