@@ -29,6 +29,8 @@ CLI (the contract other tests rely on):
       [--lifetime S]                    exit 0 after S s in all (600)
       [--conn-timeout S]                per-socket timeout (60)
       [--tls-max 1.0|1.1|1.2|1.3] [--tls-min ...]
+                                        (--tls-max 1.0/1.1 also enables the old
+                                        ciphers, like scenario tls-old)
       [--delay S]                       delay every reply (scenario slow: 0.2)
       [--fail-first N]                  451 at MAIL for the first N transactions
       [--flaky 'tempfail=P,drop=P'] [--seed N]
@@ -175,7 +177,7 @@ class Server:
         if o.ca:
             ctx.load_verify_locations(o.ca)
             ctx.verify_mode = ssl.CERT_OPTIONAL
-        if o.scenario == "tls-old":
+        if o.old_tls:
             ctx.set_ciphers("@SECLEVEL=0:ALL")
             ctx.minimum_version = ssl.TLSVersion.TLSv1
             ctx.maximum_version = ssl.TLSVersion.TLSv1_1
@@ -876,6 +878,8 @@ def parse_args(argv):
     p.add_argument("--pid-file")
     o = p.parse_args(argv)
     o.no_ext = {e.upper() for e in o.no_ext}
+    # TLS 1.0/1.1 need the old ciphers and security level 0 to be served.
+    o.old_tls = o.scenario == "tls-old" or o.tls_max in ("1.0", "1.1")
     m = re.fullmatch(r"fail-first-(\d+)", o.scenario)
     if m:
         o.fail_first = max(o.fail_first, int(m.group(1)))
@@ -898,10 +902,11 @@ def main(argv):
         server = Server(o)
     except (OSError, ssl.SSLError, ValueError) as e:
         print("smarthost.py: TLS setup failed: %s" % e, file=sys.stderr)
-        return 3 if o.scenario == "tls-old" else 1
-    if o.scenario == "tls-old" and not tls_old_supported(server):
+        return 3 if o.old_tls else 1
+    if o.old_tls and not tls_old_supported(server):
         print("smarthost.py: this OpenSSL will not serve TLS 1.0/1.1; "
-              "scenario tls-old cannot run", file=sys.stderr)
+              "scenario tls-old (or --tls-max 1.0/1.1) cannot run",
+              file=sys.stderr)
         return 3
 
     stop = threading.Event()
