@@ -234,34 +234,29 @@ void spool_writer_abort(struct spool_writer *w)
 
 /* ---------------------------------------------------------------- reader */
 
+/* Read a whole (small) file. A typical envelope fits the first read, and
+ * a short read of a regular file is its end: one read(), no fstat(). */
 static int read_small_file(int fd, const char *what, char **out, size_t *outlen, char *err, size_t errlen)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > ENVELOPE_MAX_BYTES) {
-		set_err(err, errlen, "%s: not a regular file of sane size", what);
-		return -1;
-	}
-	size_t cap = (size_t)st.st_size + 1, len = 0;
+	size_t cap = 8192, len = 0;
 	char *data = xmalloc(cap);
 	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap > ENVELOPE_MAX_BYTES) {
-				free(data);
-				set_err(err, errlen, "%s: too large", what);
-				return -1;
-			}
-			cap *= 2;
-			data = xrealloc(data, cap);
-		}
 		ssize_t r = read_retry(fd, data + len, cap - len - 1);
 		if (r < 0) {
 			set_err(err, errlen, "%s: %s", what, strerror(errno));
 			free(data);
 			return -1;
 		}
-		if (r == 0)
-			break;
 		len += (size_t)r;
+		if (len + 1 < cap)
+			break; /* short read: end of file (EISDIR etc. fail above) */
+		if (cap > ENVELOPE_MAX_BYTES) {
+			free(data);
+			set_err(err, errlen, "%s: too large", what);
+			return -1;
+		}
+		cap *= 2;
+		data = xrealloc(data, cap);
 	}
 	data[len] = '\0';
 	*out = data;
@@ -273,7 +268,7 @@ static int read_small_file(int fd, const char *what, char **out, size_t *outlen,
 static int load_envelope(const char *spool_dir, const char *id, struct envelope *env, char *err, size_t errlen)
 {
 	char *p = path_of(spool_dir, "queue", id, ".env");
-	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;
 		set_err(err, errlen, "%s: %s", p, strerror(e));
@@ -455,7 +450,8 @@ int spool_list(const char *spool_dir, int (*fn)(const char *id, void *ctx), void
 		ids[n++] = id;
 	}
 	closedir(d);
-	qsort(ids, n, sizeof(*ids), cmp_str);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(ids, n, sizeof(*ids), cmp_str);
 	int r = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (r == 0)

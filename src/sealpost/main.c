@@ -213,7 +213,10 @@ int main(int argc, char **argv)
 		return worker_run_queue(cfg, &o);
 	}
 	if (o.mode == MODE_LIST) {
+		/* like Postfix, anyone may list the queue (ids, sizes, addresses) */
+		priv_raise();
 		int r = mailq_print(cfg, o.json, stdout, err, sizeof(err));
+		priv_lower();
 		if (r)
 			fprintf(stderr, "%s: %s\n", prog, err);
 		conf_free(cfg);
@@ -233,8 +236,11 @@ int main(int argc, char **argv)
 	struct submit_ctx ctx = { cfg, al, c.uid, c.user, c.gecos };
 
 	int r;
-	if (o.mode == MODE_SMTP)
+	if (o.mode == MODE_SMTP) {
 		r = bs_session(&ctx, 0, 1);
+		priv_drop();
+		worker_kick(cfg, &o, NULL); /* whatever the session queued */
+	}
 	else if (o.mode == MODE_VERIFY)
 		r = verify_mode(&o, &ctx);
 	else
