@@ -163,11 +163,13 @@ To: "Doe, John" <john@example.net>, undisclosed-recipients:;
 Cc: team: x@example.net, "y z"@example.net;,
   (comment) w@example.net
 Subject: t
-Date: Sat, 28 Nov 2026 12:00:00 +0000
+Date: DATE
 Message-ID: <fixed@example.org>
 
 body
 MSG
+$INSPECT "$SPOOL" msg | grep -q '^Date: Sat, 28 Nov 2026 12:00:00 +0000' || fail "-t: the caller's Date: was not kept"
+[ "$($INSPECT "$SPOOL" msg | grep -c '^Date:')" = 1 ] || fail "-t: a second Date: was added"
 ok "-t: display names, groups, folded Bcc removed, arguments added"
 
 # ---- Resent-* take precedence with -t
