@@ -12,3 +12,12 @@ tests_unit_test_outcome_LDADD = $(WORKER_LIBS)
 
 # The fuzz target is built by hand (clang -fsanitize=fuzzer), see its header.
 EXTRA_DIST += tests/fuzz/fuzz_reply.c
+
+# Test helper: queue a message through the spool API (no front end).
+check_PROGRAMS += tests/unit/worker_enqueue
+tests_unit_worker_enqueue_SOURCES = tests/unit/worker_enqueue.c
+tests_unit_worker_enqueue_LDADD = $(COMMON_LIBS)
+
+# Integration: the worker against the test smarthost.
+TESTS += tests/worker-tls.sh
+EXTRA_DIST += tests/worker-lib.sh tests/worker-tls.sh

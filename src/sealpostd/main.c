@@ -82,14 +82,15 @@ static void usage(FILE *out)
 enum mode { MODE_DAEMON, MODE_ONCE, MODE_CHECK, MODE_PROBE };
 
 /* Root never talks to the network: become the worker user if it exists. */
-static int drop_root(void)
+static int drop_root(bool warn)
 {
 	if (geteuid() != 0)
 		return 0;
 	struct passwd *pw = getpwnam(WORKER_USER);
 	if (!pw) {
-		log_msg(LOG_WARNING, "running as root: create the \"%s\" user so that sealpostd can drop privileges",
-			WORKER_USER);
+		if (warn)
+				log_msg(LOG_WARNING, "running as root: create the \"%s\" user so that sealpostd can "
+				"drop privileges", WORKER_USER);
 		return 0;
 	}
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
@@ -192,7 +193,7 @@ int main(int argc, char **argv)
 		conf_free(cfg);
 		return EX_SOFTWARE;
 	}
-	if (drop_root() < 0) {
+	if (drop_root(mode == MODE_DAEMON) < 0) {
 		conf_free(cfg);
 		return EX_NOPERM;
 	}

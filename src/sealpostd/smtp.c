@@ -217,7 +217,10 @@ static int do_greeting(struct smtp_session *s)
 	reply_summary(&r, sum, sizeof(sum));
 	probe_note(s, "  greeting: %s", sum);
 	if (r.code != 220) {
-		set_fail(s, STAGE_GREETING, LOCAL_NONE, &r, "server refused the session: %s", sum);
+		if (r.code / 100 == 4 || r.code / 100 == 5)
+			set_fail(s, STAGE_GREETING, LOCAL_NONE, &r, "server refused the session: %s", sum);
+		else /* RFC 5321 4.3.1: the greeting is 220 or a refusal */
+			set_fail(s, STAGE_GREETING, LOCAL_PROTOCOL, NULL, "protocol error: invalid greeting: %s", sum);
 		return -1;
 	}
 	/* Nothing may follow the greeting before we speak. */
@@ -259,8 +262,10 @@ static int do_starttls(struct smtp_session *s)
 	enter(s, SMTP_STARTTLS);
 	int rc = command(s, "STARTTLS", &r, err, sizeof(err));
 	if (rc != 0) {
-		set_fail(s, STAGE_STARTTLS, rc == LOCAL_PROTOCOL ? LOCAL_NO_STARTTLS : rc, NULL,
-			 "STARTTLS refused: %s", err);
+		if (rc == LOCAL_PROTOCOL) /* a bogus answer (999, garbage) is a refusal */
+			set_fail(s, STAGE_STARTTLS, LOCAL_NO_STARTTLS, NULL, "STARTTLS refused: %s", err);
+		else
+			set_fail(s, STAGE_STARTTLS, rc, NULL, "STARTTLS: %s", err);
 		return -1;
 	}
 	if (r.code != 220) {

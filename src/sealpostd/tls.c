@@ -405,11 +405,11 @@ const char *tls_summary(const struct tls_conn *t)
 	return t->summary;
 }
 
-static void describe_time(struct buf *out, const char *label, time_t when)
+static void describe_time(struct buf *out, const char *label, time_t when, const char *flag)
 {
 	char ts[32];
 	format_rfc3339(when, ts);
-	buf_printf(out, "    %s %s%s\n", label, ts, when < time(NULL) && label[0] == 'n' ? " (EXPIRED)" : "");
+	buf_printf(out, "    %s %s%s\n", label, ts, flag);
 }
 
 static void describe_names(struct buf *out, gnutls_x509_crt_t crt)
@@ -456,8 +456,11 @@ void tls_describe_peer(struct tls_conn *t, struct buf *out)
 			if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) >= 0)
 				buf_printf(out, "    issuer: %s\n", dn.data);
 			gnutls_free(dn.data);
-			describe_time(out, "not before:", gnutls_x509_crt_get_activation_time(crt));
-			describe_time(out, "not after: ", gnutls_x509_crt_get_expiration_time(crt));
+			time_t from = gnutls_x509_crt_get_activation_time(crt);
+			time_t until = gnutls_x509_crt_get_expiration_time(crt);
+			time_t now = time(NULL);
+			describe_time(out, "not before:", from, from > now ? " (NOT YET VALID)" : "");
+			describe_time(out, "not after: ", until, until < now ? " (EXPIRED)" : "");
 			char pin[64];
 			if (spki_pin(&certs[i], pin) == 0)
 				buf_printf(out, "    pin-sha256: %s\n", pin);

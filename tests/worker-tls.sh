@@ -1,0 +1,356 @@
+#!/bin/sh
+# tests/worker-tls.sh - sealpostd --once against the test smarthost: every
+# way to secure (or fail to secure) the session. For each case the
+# smarthost's transcript proves that nothing but EHLO/STARTTLS/QUIT crossed
+# in cleartext, that no credentials were offered unless inside a session
+# that passed the policy, and the spool and log show the exact reason.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/lib-smarthost.sh"
+. "$top_srcdir/tests/worker-lib.sh"
+need_certs
+
+queue_one() { default_message | enqueue alice@example.org bob@example.net >/dev/null; }
+
+expect_sent() {
+	[ "$WSTATUS" = 0 ] || fail "$(basename "$CASE"): exit $WSTATUS"
+	expect_state bob@example.net gone
+	wait_delivered 1 5 || fail "$(basename "$CASE"): not delivered; log: $(cat "$WLOG")"
+	cmp -s "$SMTP_MAILDIR/1.eml" "$CASE/sent.msg" || fail "$(basename "$CASE"): delivered body differs"
+	expect_log "to=<bob@example.net>, relay=127.0.0.1[127.0.0.1]:$SMTP_PORT, delay="
+	expect_log "status=sent (250 2.0.0 Ok"
+}
+
+# check_deferred REASON: one run leaves the message deferred for REASON.
+check_deferred() {
+	run_worker
+	[ "$WSTATUS" = 0 ] || fail "$(basename "$CASE"): exit $WSTATUS"
+	expect_state bob@example.net deferred "$1"
+	expect_log "status=deferred ("
+	expect_log "$1"
+	_dc=$(delivered_count); [ "$_dc" = 0 ] || fail "$(basename "$CASE"): a message was delivered ($_dc)"
+	no_cleartext
+	no_auth_attempt
+}
+
+good_starttls() {
+	wcase good-starttls
+	start_smarthost
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	run_worker
+	expect_sent
+	expect_log "tls=TLS1.3/AES-256-GCM verified, status=sent"
+	no_cleartext
+	transcript_events | grep -q '^tls-established' || fail "no TLS"
+	# RFC 3207: EHLO again after the handshake, and SNI names the host
+	[ "$(transcript_tls_c2s | head -1)" = "EHLO client.example.org" ] || fail "no EHLO after TLS"
+	grep -q '"sni": "localhost"' "$SMTP_MAILDIR/1.json" || fail "SNI not sent"
+}
+
+good_implicit() {
+	wcase good-implicit
+	start_smarthost --mode implicit
+	wconf "$(relay_conf main "$SMTP_PORT" implicit)"
+	queue_one
+	run_worker
+	expect_sent
+	[ -z "$(transcript_cleartext)" ] || fail "cleartext in implicit mode"
+}
+
+ipv6_loopback() {
+	wcase ipv6
+	[ -n "$(ip -6 addr show lo 2>/dev/null | grep '::1')" ] || exit 77
+	start_smarthost --listen ::1
+	wconf "$(relay_conf main "$SMTP_PORT" | sed 's/127.0.0.1/::1/')"
+	queue_one
+	run_worker
+	[ "$WSTATUS" = 0 ] && expect_state bob@example.net gone
+	expect_log "relay=::1[::1]:$SMTP_PORT"
+	expect_log "verified, status=sent"
+}
+
+ip_literal_name() {
+	# the certificate's IP SAN 127.0.0.1 is what is checked
+	wcase ip-literal
+	start_smarthost
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'verify_name = "127.0.0.1"')"
+	queue_one
+	run_worker
+	expect_sent
+	expect_log "verified, status=sent"
+}
+
+no_starttls() {
+	wcase no-starttls
+	start_smarthost --scenario no-starttls
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "STARTTLS not offered"
+	[ "$(transcript_cleartext | tail -1)" = "QUIT" ] || fail "QUIT expected last"
+}
+
+starttls_454() {
+	wcase starttls-454
+	start_smarthost --scenario starttls-454
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "STARTTLS refused: 454 4.7.0"
+}
+
+starttls_bogus() {
+	# the server would take the mail in cleartext: it must get none
+	wcase starttls-bogus
+	start_smarthost --scenario starttls-bogus
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "STARTTLS refused"
+	expect_log "999"
+}
+
+inject_after_220() {
+	wcase inject
+	start_smarthost --scenario inject-after-220
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "plaintext after STARTTLS reply: possible injection"
+	no_tls_c2s
+}
+
+caps_after_tls() {
+	# before TLS: SIZE 10 and AUTH PLAIN LOGIN; after: SIZE 100000000, AUTH PLAIN
+	wcase caps-after-tls
+	start_smarthost --scenario caps-after-tls --auth alice:s3cret
+	printf 's3cret\n' > "$CASE/pw"
+	chmod 600 "$CASE/pw"
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'username = "alice"' "password_file = \"$CASE/pw\"" \
+		'auth = "auto"')"
+	queue_one
+	run_worker
+	expect_sent
+	transcript_events | grep -q '^auth-success alice' || fail "AUTH inside TLS failed"
+	transcript_events | grep -q '^auth-attempt PLAIN' || fail "PLAIN expected (the only post-TLS mechanism)"
+	no_cleartext
+}
+
+auth_before_tls_only() {
+	wcase auth-before-tls-only
+	start_smarthost --scenario auth-before-tls-only --auth alice:s3cret
+	printf 's3cret\n' > "$CASE/pw"
+	chmod 600 "$CASE/pw"
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'username = "alice"' "password_file = \"$CASE/pw\"")"
+	queue_one
+	check_deferred "server offers no AUTH inside TLS"
+	! grep -q s3cret "$SMTP_TRANSCRIPT" "$WLOG" || fail "password leaked"
+}
+
+auth_login_and_secret_hygiene() {
+	wcase auth-login
+	start_smarthost --auth alice:s3cret
+	printf 's3cret\n' > "$CASE/pw"
+	chmod 644 "$CASE/pw"
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'username = "alice"' "password_file = \"$CASE/pw\"" \
+		'auth = "login"')"
+	queue_one
+	run_worker -vv
+	expect_sent
+	transcript_events | grep -q '^auth-attempt LOGIN' || fail "LOGIN not used"
+	expect_log "accessible by group or others"
+	! grep -q 's3cret\|czNjcmV0' "$WLOG" || fail "password (or its base64) in the trace log"
+}
+
+auth_wrong_password() {
+	wcase auth-wrong
+	start_smarthost --auth alice:s3cret
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'username = "alice"' \
+		'password_command = "echo wrong"')"
+	queue_one
+	run_worker
+	expect_state bob@example.net deferred "authentication failed: 535"
+	[ "$(delivered_count)" = 0 ] || fail "delivered"
+	no_cleartext
+}
+
+password_command() {
+	wcase password-command
+	start_smarthost --auth alice:s3cret
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'username = "alice"' \
+		'password_command = "printf s3cret"')"
+	queue_one
+	run_worker
+	expect_sent
+	transcript_events | grep -q '^auth-success alice' || fail "no AUTH"
+}
+
+bad_cert() { # NAME CERT REASON [extra smarthost args]
+	wcase "$1"
+	_cert=$2 _why=$3
+	shift 3
+	start_smarthost --cert "$CERTS/$_cert.pem" --key "$CERTS/${_cert%-chain}.key" "$@"
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "$_why"
+	no_tls_c2s
+}
+cert_selfsigned() { bad_cert selfsigned selfsigned "self-signed certificate"; }
+cert_expired() { bad_cert expired expired "certificate expired"; }
+cert_notyet() { bad_cert notyet notyet "certificate not yet valid"; }
+cert_wrongname() { bad_cert wrongname wrongname "certificate name mismatch"; }
+cert_untrusted() { bad_cert untrusted untrusted-chain "certificate signed by unknown authority"; }
+cert_expired_implicit() {
+	wcase expired-implicit
+	start_smarthost --mode implicit --cert "$CERTS/expired.pem" --key "$CERTS/expired.key"
+	wconf "$(relay_conf main "$SMTP_PORT" implicit)"
+	queue_one
+	check_deferred "certificate expired"
+	no_tls_c2s
+	[ -z "$(transcript_cleartext)" ] || fail "cleartext in implicit mode"
+}
+
+pin_accepted() {
+	# a self-signed certificate: no chain, no name, only the pinned key
+	wcase pin-ok
+	start_smarthost --cert "$CERTS/selfsigned.pem" --key "$CERTS/selfsigned.key"
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'verify = "pin"' \
+		"pin_sha256 = {\"$(cat "$CERTS/ca.pin")\", \"$(cat "$CERTS/selfsigned.pin")\"}")"
+	queue_one
+	run_worker
+	expect_sent
+	expect_log "pinned, status=sent"
+}
+
+pin_rejected() {
+	wcase pin-bad
+	start_smarthost
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'verify = "pin"' "pin_sha256 = {\"$(cat "$CERTS/ca.pin")\"}")"
+	queue_one
+	check_deferred "certificate pin mismatch"
+	expect_log "$(cat "$CERTS/server.pin")"
+	no_tls_c2s
+}
+
+encrypt_only() {
+	wcase encrypt
+	start_smarthost --cert "$CERTS/untrusted.pem" --key "$CERTS/untrusted.key"
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'verify = "encrypt"')"
+	queue_one
+	run_worker
+	expect_sent
+	expect_log "NOT authenticated"
+	expect_log "unauthenticated, status=sent"
+}
+
+tls_old() {
+	wcase tls-old
+	start_smarthost --scenario tls-old
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "TLS handshake failed"
+	no_tls_c2s
+}
+
+min_tls13() {
+	wcase min-tls13
+	start_smarthost --tls-max 1.2
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'min_version = "TLS1.3"')"
+	queue_one
+	check_deferred "TLS handshake failed"
+}
+
+tls12_allowed() {
+	wcase tls12
+	start_smarthost --tls-max 1.2
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	run_worker
+	expect_sent
+	expect_log "tls=TLS1.2/"
+}
+
+custom_priority_cannot_enable_old() {
+	# a priority string that asks for TLS 1.0 still never gets it
+	wcase priority-old
+	start_smarthost --scenario tls-old
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'priority = "NORMAL:+VERS-ALL"')"
+	queue_one
+	check_deferred "TLS handshake failed"
+}
+
+bad_priority() {
+	wcase priority-bad
+	start_smarthost
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'priority = "NORMAL:+NO-SUCH-THING"')"
+	queue_one
+	run_worker
+	# either the config loader or the TLS layer refuses it; never plaintext
+	if [ "$WSTATUS" = 0 ]; then
+		expect_state bob@example.net deferred "invalid TLS priority string"
+	else
+		[ "$WSTATUS" = 78 ] || fail "exit $WSTATUS"
+	fi
+	[ "$(delivered_count)" = 0 ] || fail "delivered"
+	no_cleartext
+}
+
+client_certificate() {
+	wcase client-cert
+	start_smarthost --ca "$CERTS/ca.pem"
+	wconf "$(relay_conf main "$SMTP_PORT" starttls "client_cert = \"$CERTS/client.pem\"" \
+		"client_key = \"$CERTS/client.key\"")"
+	queue_one
+	run_worker
+	expect_sent
+	grep -q '"client_cert": "sealpost-test-client"' "$SMTP_MAILDIR/1.json" || fail "client cert not presented"
+}
+
+close_after_starttls_220() {
+	wcase close-after-220
+	start_smarthost --scenario close-after-starttls-220
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "connection closed during TLS handshake"
+}
+
+silent_after_starttls() {
+	wcase silent-after-starttls
+	start_smarthost --scenario silent-after-starttls
+	WTIMEOUT=2s wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "STARTTLS"
+	expect_log "timed out"
+	[ "$WMS" -lt 8000 ] || fail "took $WMS ms"
+}
+
+silent_in_handshake() {
+	wcase silent-in-handshake
+	start_smarthost --scenario silent-in-handshake
+	WTIMEOUT=2s wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "TLS handshake timed out"
+	[ "$WMS" -lt 8000 ] || fail "took $WMS ms"
+}
+
+probe_reports() {
+	wcase probe
+	start_smarthost
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	"$SEALPOSTD" -C "$CONF" --probe > "$CASE/probe.out" 2>>"$WLOG" || fail "probe failed: $(cat "$CASE/probe.out")"
+	for want in "STARTTLS" "subject: CN=localhost" "DNS:localhost" "IP:127.0.0.1" \
+		"pin-sha256: $(cat "$CERTS/server.pin")" "policy (verify = ca): ACCEPTED" "result: OK"; do
+		grep -qF "$want" "$CASE/probe.out" || fail "probe output lacks \"$want\": $(cat "$CASE/probe.out")"
+	done
+	[ "$(delivered_count)" = 0 ] || fail "probe sent mail"
+	no_cleartext
+	# and a rejected certificate is described, then refused
+	start_smarthost --cert "$CERTS/expired.pem" --key "$CERTS/expired.key"
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	if "$SEALPOSTD" -C "$CONF" --probe > "$CASE/probe2.out" 2>>"$WLOG"; then fail "probe accepted an expired cert"; fi
+	grep -qF "(EXPIRED)" "$CASE/probe2.out" || fail "expiry not shown: $(cat "$CASE/probe2.out")"
+	grep -qF "REJECTED" "$CASE/probe2.out" || fail "verdict not shown"
+}
+
+run_cases good_starttls good_implicit ipv6_loopback ip_literal_name no_starttls starttls_454 \
+	starttls_bogus inject_after_220 caps_after_tls auth_before_tls_only auth_login_and_secret_hygiene \
+	auth_wrong_password password_command cert_selfsigned cert_expired cert_notyet cert_wrongname \
+	cert_untrusted cert_expired_implicit pin_accepted pin_rejected encrypt_only tls_old min_tls13 \
+	tls12_allowed custom_priority_cannot_enable_old bad_priority client_certificate \
+	close_after_starttls_220 silent_after_starttls silent_in_handshake probe_reports
