@@ -331,6 +331,7 @@ static int write_headers(struct intake *in, bool top_qp)
 
 static int end_headers(struct intake *in)
 {
+	hdr_index_free(&in->ix);
 	hdr_index_build(&in->ix, in->sec.data, in->sec.len);
 	if (in->extract && extract_recipients(in))
 		return in->status;
@@ -447,6 +448,8 @@ static void header_eol(struct intake *in)
 
 static void line_bytes(struct intake *in, const char *p, size_t n)
 {
+	if (status(in))
+		return;
 	if (in->phase == PH_HEADERS)
 		header_bytes(in, p, n);
 	else if (in->phase == PH_BODY)
@@ -455,6 +458,8 @@ static void line_bytes(struct intake *in, const char *p, size_t n)
 
 static void line_end(struct intake *in)
 {
+	if (status(in))
+		return;
 	if (in->phase == PH_HEADERS) {
 		header_eol(in);
 	} else if (in->phase == PH_FROM_LINE) {
@@ -472,6 +477,8 @@ int intake_feed(struct intake *in, const char *p, size_t n, char *err, size_t er
 		if (in->pending_cr) {
 			in->pending_cr = false;
 			line_end(in);
+			if (status(in))
+				break;
 			if (p[i] == '\n') {
 				i++;
 				continue;

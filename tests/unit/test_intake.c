@@ -263,6 +263,8 @@ static void basic_cases(void)
 		  .expect = "Subject: s\r\nDate: d\r\nMessage-ID: <m@x>\r\nFrom: f\r\n\r\n0123\r\n" },
 		{ .name = "-t bad address", .input = "To: a@x\nCc: Bob <bob@\n\n", .extract = true,
 		  .status = EX_DATAERR, .errpart = "invalid address in Cc: header" },
+		{ .name = "-t bad address, CR line end", .input = "To: a@x, b <c@x\r\n-bd>\r\x0c\n", .extract = true,
+		  .status = EX_DATAERR, .errpart = "invalid address in To: header" },
 		{ .name = "-t bad address ignored without -t", .input = "Cc: Bob <bob@\n\n",
 		  .expect = "Cc: Bob <bob@\r\n" GEN "\r\n" },
 	};
