@@ -126,6 +126,14 @@ int net_connect(struct netconn *c, const char *host, unsigned port, unsigned tim
 	return result;
 }
 
+static void set_io_err(char *err, size_t errlen, const char *what, int e)
+{
+	if (e == ECONNRESET || e == EPIPE)
+		set_err(err, errlen, "connection closed by server (%s: %s)", what, strerror(e));
+	else
+		set_err(err, errlen, "%s error: %s", what, strerror(e));
+}
+
 /* Read more bytes into rbuf. 0, or a local_error. */
 static int fill(struct netconn *c, uint64_t deadline_ms, char *err, size_t errlen)
 {
@@ -153,7 +161,7 @@ static int fill(struct netconn *c, uint64_t deadline_ms, char *err, size_t errle
 			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 				r = -2;
 			else if (r < 0) {
-				set_err(err, errlen, "read error: %s", strerror(errno));
+				set_io_err(err, errlen, "read", errno);
 				return LOCAL_CONNECT;
 			}
 		}
@@ -259,7 +267,7 @@ int net_flush(struct netconn *c, uint64_t deadline_ms, char *err, size_t errlen)
 			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 				r = -2;
 			else if (r < 0) {
-				set_err(err, errlen, "write error: %s", strerror(errno));
+				set_io_err(err, errlen, "write", errno);
 				return LOCAL_CONNECT;
 			}
 		}

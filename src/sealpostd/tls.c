@@ -373,6 +373,10 @@ ssize_t tls_recv(struct tls_conn *t, void *p, size_t n, char *err, size_t errlen
 		}
 		if (!gnutls_error_is_fatal((int)r))
 			continue; /* renegotiation requests and warnings: ignored */
+		if (r == GNUTLS_E_PULL_ERROR) {
+			set_err(err, errlen, "connection lost (network error under TLS)");
+			return -1;
+		}
 		set_err(err, errlen, "TLS read error: %s", gnutls_strerror((int)r));
 		return -1;
 	}
@@ -391,7 +395,10 @@ ssize_t tls_send(struct tls_conn *t, const void *p, size_t n, char *err, size_t 
 		return r;
 	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
 		return again_code(t);
-	set_err(err, errlen, "TLS write error: %s", gnutls_strerror((int)r));
+	if (r == GNUTLS_E_PUSH_ERROR)
+		set_err(err, errlen, "connection lost (network error under TLS)");
+	else
+		set_err(err, errlen, "TLS write error: %s", gnutls_strerror((int)r));
 	return -1;
 }
 

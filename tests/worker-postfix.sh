@@ -1,0 +1,102 @@
+#!/bin/sh
+# tests/worker-postfix.sh - a real MTA as smarthost: `sealpost` queues,
+# `sealpostd --once` relays to a private Postfix (tests/postfix-harness.sh)
+# that requires STARTTLS and SMTP AUTH (PLAIN/LOGIN offered only inside
+# TLS) on its submission port and speaks implicit TLS on its smtps port.
+# Asserts the messages arrive byte for byte as spooled, with the right
+# envelope sender and recipients, and authenticated. Skips (77) unless run
+# as root with Postfix installed.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/lib-smarthost.sh"
+
+[ "$(id -u)" = 0 ] || skip "the Postfix harness needs root"
+[ -x /usr/sbin/postfix ] || skip "postfix is not installed"
+[ -x "$SEALPOST" ] && [ -x "$SEALPOSTD" ] || skip "sealpost/sealpostd not built"
+need_certs
+HARNESS="$top_srcdir/tests/postfix-harness.sh"
+
+pf_stop() { sh "$HARNESS" stop "$T/pf"; }
+if sh "$HARNESS" start "$T/pf" > "$T/pf.env"; then :; else
+	rc=$?
+	[ "$rc" = 77 ] && skip "Postfix harness cannot run here"
+	fail "postfix-harness.sh start failed ($rc)"
+fi
+at_cleanup pf_stop
+. "$T/pf.env"
+printf '%s\n' "$PF_PASS" > "$T/pf.secret"
+chmod 600 "$T/pf.secret"
+
+# deliver_via MODE PORT: queue two messages with sealpost, relay them.
+deliver_via() {
+	mode=$1 port=$2
+	spool="$T/spool.$mode"
+	conf="$T/conf.$mode"
+	mkdir -p "$spool"
+	cat > "$conf" <<EOF
+hostname = "client.example.org"
+domain = "example.org"
+spool_dir = "$spool"
+log = "stderr"
+relay "postfix" {
+  host = "127.0.0.1"
+  port = $port
+  tls = "$mode"
+  username = "$PF_USER"
+  password_file = "$T/pf.secret"
+}
+tls_policy "127.0.0.1" {
+  verify = "ca"
+  ca_file = "$PF_CA"
+  verify_name = "localhost"
+}
+timeouts { connect = 10s command = 30s data = 30s }
+EOF
+	# awkward bytes: dots at line starts, a lone dot line (-i), 8-bit text,
+	# a long header, empty lines, LF input that must become CRLF
+	printf 'From: Alice <alice-%s@example.org>\nTo: r1-%s@%s, r2-%s@%s\nSubject: sealpost via postfix %s\nX-Long: %s\n\n.leading dot\n..two\n.\ncaf\303\251 d\303\251j\303\240 vu\n\n\nend\n' \
+		"$mode" "$mode" "$PF_DOMAIN" "$mode" "$PF_DOMAIN" "$mode" "$(printf '%0500d' 5)" |
+		"$SEALPOST" -C "$conf" -odq -i -t -f "sender-$mode@example.org" ||
+		fail "$mode: sealpost could not queue"
+	printf 'Subject: second %s\n\nsecond message, same connection\n' "$mode" |
+		"$SEALPOST" -C "$conf" -odq -f "sender-$mode@example.org" "r3-$mode@$PF_DOMAIN" ||
+		fail "$mode: sealpost could not queue the second message"
+	first=$(ls "$spool"/queue/*.msg | head -1)
+	cp "$first" "$T/sent.$mode"
+	"$SEALPOSTD" -C "$conf" --once 2> "$T/worker.$mode.log" || fail "$mode: sealpostd exit $?"
+	[ "$(ls "$spool/queue" | wc -l)" = 0 ] || fail "$mode: still queued: $(cat "$T/worker.$mode.log")"
+	grep -q "status=sent (250 2.0.0 Ok" "$T/worker.$mode.log" || fail "$mode: no sent line: $(cat "$T/worker.$mode.log")"
+	grep -q "tls=TLS1.[23]/.* verified" "$T/worker.$mode.log" || fail "$mode: not verified TLS"
+}
+
+check_delivered() { # MODE RCPT
+	mode=$1 rcpt=$2
+	file=$(grep -l "^X-Original-To: $rcpt\$" "$PF_MAILDIR"/new/* 2>/dev/null | head -1)
+	[ -n "$file" ] || fail "$mode: nothing for $rcpt"
+	head -n 1 "$file" | grep -qx "Return-Path: <sender-$mode@example.org>" ||
+		fail "$mode: envelope sender: $(head -n 1 "$file")"
+	grep -q "Authenticated sender: $PF_USER" "$file" || fail "$mode: not authenticated"
+	echo "$file"
+}
+
+deliver_via starttls "$PF_SUBMISSION_PORT"
+sh "$HARNESS" wait "$T/pf" 3 30 || fail "starttls: not delivered (see $PF_LOG)"
+f=$(check_delivered starttls "r1-starttls@$PF_DOMAIN")
+check_delivered starttls "r2-starttls@$PF_DOMAIN" >/dev/null
+check_delivered starttls "r3-starttls@$PF_DOMAIN" >/dev/null
+sh "$HARNESS" payload "$f" > "$T/got.starttls"
+cmp "$T/sent.starttls" "$T/got.starttls" || fail "starttls: body differs from the spooled message"
+grep -q "sasl_method=PLAIN" "$PF_LOG" || fail "starttls: no SASL PLAIN login in the Postfix log"
+ok "STARTTLS + AUTH: 2 messages, 3 recipients, body byte-identical, envelope right"
+
+deliver_via implicit "$PF_SMTPS_PORT"
+sh "$HARNESS" wait "$T/pf" 6 30 || fail "implicit: not delivered (see $PF_LOG)"
+f=$(check_delivered implicit "r1-implicit@$PF_DOMAIN")
+check_delivered implicit "r2-implicit@$PF_DOMAIN" >/dev/null
+check_delivered implicit "r3-implicit@$PF_DOMAIN" >/dev/null
+sh "$HARNESS" payload "$f" > "$T/got.implicit"
+cmp "$T/sent.implicit" "$T/got.implicit" || fail "implicit: body differs from the spooled message"
+ok "implicit TLS + AUTH: body byte-identical, envelope right"
+
+# Postfix saw no mail transaction outside TLS and no failed login
+! grep -q "SASL .* authentication failed" "$PF_LOG" || fail "a failed SASL login in the Postfix log"
+ok "no failed logins"
