@@ -19,6 +19,6 @@ tests_unit_worker_enqueue_SOURCES = tests/unit/worker_enqueue.c
 tests_unit_worker_enqueue_LDADD = $(COMMON_LIBS)
 
 # Integration: the worker against the test smarthost.
-TESTS += tests/worker-tls.sh tests/worker-smtp.sh tests/worker-postfix.sh
+TESTS += tests/worker-tls.sh tests/worker-smtp.sh tests/worker-postfix.sh tests/worker-daemon.sh
 EXTRA_DIST += tests/worker-lib.sh tests/worker-tls.sh tests/worker-smtp.sh \
-	tests/worker-postfix.sh
+	tests/worker-postfix.sh tests/worker-daemon.sh
