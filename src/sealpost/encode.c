@@ -182,8 +182,9 @@ static void fold_window(struct xform *x, struct msgout *o)
 	}
 	/* nowhere to fold: break the line and continue it after a space */
 	msgout_write(o, x->win, x->wlen);
-	msgout_write(o, "\r\n ", 3);
-	x->wlen = 0;
+	msgout_write(o, "\r\n", 2);
+	x->win[0] = ' '; /* the continuation's space counts on its line */
+	x->wlen = 1;
 }
 
 static void fold_bytes(struct xform *x, struct msgout *o, const char *p, size_t n)

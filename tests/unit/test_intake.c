@@ -373,7 +373,15 @@ static void long_line_cases(void)
 	char *out6 = xasprintf("Content-Type: multipart/mixed; boundary=b\r\n" GEN "\r\n%.*s\r\naa\r\n"
 			       "--b\r\n\r\nx\r\n--b--\r\n", 998, a1000);
 
+	/* a part header line: folded at its only space, then (no whitespace
+	 * left) broken at 998 and continued after an inserted space */
+	char *a2500 = repeat("a", 2500);
+	char *in7 = xasprintf("Content-Type: multipart/mixed; boundary=b\n\n--b\nX-Long: %s\n\nx\n--b--\n", a2500);
+	char *out7 = xasprintf("Content-Type: multipart/mixed; boundary=b\r\n" GEN "\r\n--b\r\nX-Long:\r\n %.*s\r\n"
+			       " %.*s\r\n %s\r\n\r\nx\r\n--b--\r\n", 997, a2500, 997, a2500, a2500 + 1994);
+
 	const struct icase cases[] = {
+		{ .name = "part header force-folded", .input = in7, .expect = out7 },
 		{ .name = "long body line -> QP", .input = in1, .expect = out1 },
 		{ .name = "long line, CTE replaced", .input = in2, .expect = out2 },
 		{ .name = "multipart: one part QP", .input = in3, .expect = out3 },
@@ -385,7 +393,7 @@ static void long_line_cases(void)
 		check_case(&cases[i]);
 	free(a1000), free(qpa), free(in1), free(out1), free(in2), free(out2);
 	free(b64), free(in3), free(out3), free(in4), free(out4), free(qpin), free(in5), free(out5);
-	free(in6), free(out6);
+	free(in6), free(out6), free(a2500), free(in7), free(out7);
 	buf_free(&w76);
 	buf_free(&q5);
 }
