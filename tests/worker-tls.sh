@@ -329,6 +329,22 @@ silent_in_handshake() {
 	[ "$WMS" -lt 8000 ] || fail "took $WMS ms"
 }
 
+session_resumption() {
+	# 101 messages: the connection is renewed after 100 transactions and
+	# the second handshake resumes the first session, verified again
+	wcase resumption
+	start_smarthost --no-data-transcript
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	_i=0
+	while [ $_i -lt 101 ]; do default_message | enqueue alice@example.org bob@example.net >/dev/null; _i=$((_i + 1)); done
+	run_worker -vv
+	[ "$WSTATUS" = 0 ] || fail "exit $WSTATUS"
+	wait_delivered 101 10 || fail "not all delivered"
+	[ "$(grep -c ': connected, TLS1.3/AES-256-GCM verified' "$WLOG")" = 2 ] || fail "two verified connections expected"
+	expect_log "verified (resumed session)"
+	no_cleartext
+}
+
 probe_reports() {
 	wcase probe
 	start_smarthost
@@ -353,4 +369,4 @@ run_cases good_starttls good_implicit ipv6_loopback ip_literal_name no_starttls 
 	auth_wrong_password password_command cert_selfsigned cert_expired cert_notyet cert_wrongname \
 	cert_untrusted cert_expired_implicit pin_accepted pin_rejected encrypt_only tls_old min_tls13 \
 	tls12_allowed custom_priority_cannot_enable_old bad_priority client_certificate \
-	close_after_starttls_220 silent_after_starttls silent_in_handshake probe_reports
+	close_after_starttls_220 silent_after_starttls silent_in_handshake session_resumption probe_reports

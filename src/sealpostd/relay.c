@@ -13,6 +13,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Resumption data per relay address, for the life of the process: each
+ * resumed session is verified again under the current policy (tls.c). */
+#define RESUME_SLOTS 16
+static struct {
+	char key[300];
+	struct tls_resume data;
+} resume_cache[RESUME_SLOTS];
+static unsigned resume_next;
+
+static struct tls_resume *resume_for(const struct sp_relay *relay)
+{
+	char key[300];
+	snprintf(key, sizeof(key), "%s:%u:%d", relay->host, relay->port, (int)relay->tls);
+	for (size_t i = 0; i < RESUME_SLOTS; i++)
+		if (strcmp(resume_cache[i].key, key) == 0)
+			return &resume_cache[i].data;
+	size_t slot = resume_next++ % RESUME_SLOTS;
+	tls_resume_clear(&resume_cache[slot].data);
+	snprintf(resume_cache[slot].key, sizeof(resume_cache[slot].key), "%s", key);
+	return &resume_cache[slot].data;
+}
+
 void relay_pool_init(struct relay_pool *p, const struct sp_config *cfg, bool trace)
 {
 	p->cfg = cfg;
@@ -22,6 +44,7 @@ void relay_pool_init(struct relay_pool *p, const struct sp_config *cfg, bool tra
 	for (size_t i = 0; i < p->n; i++) {
 		struct relay_link *l = &p->links[i];
 		l->relay = &cfg->relays[i];
+		l->resume = resume_for(l->relay);
 		l->session.conn.fd = -1;
 		snprintf(l->label, sizeof(l->label), "%s[?]:%u", l->relay->host, l->relay->port);
 	}
@@ -34,7 +57,6 @@ void relay_pool_close(struct relay_pool *p)
 		if (l->open)
 			smtp_close(&l->session);
 		l->open = false;
-		tls_resume_clear(&l->resume);
 	}
 	free(p->links);
 	p->links = NULL;
@@ -59,7 +81,7 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 		smtp_close(&l->session);
 		l->open = false;
 	}
-	if (smtp_open(&l->session, p->cfg, l->relay, &l->resume, p->trace) < 0) {
+	if (smtp_open(&l->session, p->cfg, l->relay, l->resume, p->trace) < 0) {
 		set_label(l);
 		l->down = true;
 		l->down_why = l->session.fail;
@@ -70,8 +92,9 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 	set_label(l);
 	l->open = true;
 	if (p->trace)
-		log_msg(LOG_INFO, "relay %s %s: connected, %s", l->relay->name, l->label,
-			net_tls_summary(&l->session.conn));
+		log_msg(LOG_INFO, "relay %s %s: connected, %s%s", l->relay->name, l->label,
+			net_tls_summary(&l->session.conn),
+			l->session.conn.tls && tls_resumed(l->session.conn.tls) ? " (resumed session)" : "");
 	return &l->session;
 }
 

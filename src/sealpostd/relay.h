@@ -1,7 +1,8 @@
 /*
  * relay.h - the worker's relays for one run: one session per relay kept
  * open between messages (connection reuse, RSET between transactions),
- * TLS session resumption data, and the "down" mark that stops a run from
+ * TLS session resumption data (kept across runs of the daemon), and the
+ * "down" mark that stops a run from
  * retrying a relay that already failed (failover moves on to the next).
  * Runs as the worker's user.
  */
@@ -24,7 +25,7 @@ struct relay_link {
 	bool down;                  /* failed in this run: skipped */
 	struct smtp_failure down_why;
 	char label[320];            /* "host[ip]:port" of the last attempt */
-	struct tls_resume resume;
+	struct tls_resume *resume;  /* kept for the whole process (relay.c) */
 };
 
 struct relay_pool {

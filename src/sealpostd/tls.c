@@ -407,6 +407,11 @@ size_t tls_pending(struct tls_conn *t)
 	return t->handshaken ? gnutls_record_check_pending(t->session) : 0;
 }
 
+bool tls_resumed(const struct tls_conn *t)
+{
+	return t->handshaken && gnutls_session_is_resumed(t->session) != 0;
+}
+
 const char *tls_summary(const struct tls_conn *t)
 {
 	return t->summary;

@@ -59,6 +59,10 @@ size_t tls_pending(struct tls_conn *t);
 
 /* "TLS1.3/AES-256-GCM verified" (or "pinned", "unauthenticated"). */
 const char *tls_summary(const struct tls_conn *t);
+/* Whether the handshake resumed an earlier session (no certificate was
+ * sent; the stored one was verified again under the policy). */
+bool tls_resumed(const struct tls_conn *t);
+
 /* Multi-line description of the peer's chain for --probe: per certificate
  * subject, names, issuer, validity, and the leaf's SPKI pin. */
 void tls_describe_peer(struct tls_conn *t, struct buf *out);
