@@ -291,6 +291,19 @@ bad_priority() {
 	no_cleartext
 }
 
+trust_store_unusable() {
+	# a CA file without certificates: fail closed, never unverified
+	wcase bad-ca-file
+	start_smarthost
+	: > "$CASE/empty.pem"
+	wconf "$(relay_conf main "$SMTP_PORT" starttls "ca_file = \"$CASE/empty.pem\"")"
+	queue_one
+	check_deferred "cannot load CA file"
+	no_tls_c2s
+	if "$SEALPOSTD" -C "$CONF" --check-config >/dev/null 2>"$CASE/check.err"; then fail "--check-config accepted it"; fi
+	grep -q "TLS policy cannot be applied: cannot load CA file" "$CASE/check.err" || fail "$(cat "$CASE/check.err")"
+}
+
 client_certificate() {
 	wcase client-cert
 	start_smarthost --ca "$CERTS/ca.pem"
@@ -368,5 +381,5 @@ run_cases good_starttls good_implicit ipv6_loopback ip_literal_name no_starttls 
 	starttls_bogus inject_after_220 caps_after_tls auth_before_tls_only auth_login_and_secret_hygiene \
 	auth_wrong_password password_command cert_selfsigned cert_expired cert_notyet cert_wrongname \
 	cert_untrusted cert_expired_implicit pin_accepted pin_rejected encrypt_only tls_old min_tls13 \
-	tls12_allowed custom_priority_cannot_enable_old bad_priority client_certificate \
+	tls12_allowed custom_priority_cannot_enable_old bad_priority trust_store_unusable client_certificate \
 	close_after_starttls_220 silent_after_starttls silent_in_handshake session_resumption probe_reports

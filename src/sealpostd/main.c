@@ -100,6 +100,34 @@ static int drop_root(bool warn)
 	return 0;
 }
 
+/* --check-config: the effective settings, then whether each relay's TLS
+ * policy can be applied (trust store, client key, priority string). */
+static int check_config(const struct sp_config *cfg, const char *conf_path)
+{
+	conf_dump(cfg, stdout);
+	fflush(stdout);
+	int st = 0;
+	if (cfg->nrelays == 0) {
+		fprintf(stderr, "sealpostd: %s: no relay configured: sealpostd cannot deliver\n", conf_path);
+		st = EX_CONFIG;
+	}
+	char err[512];
+	if (tls_global_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "sealpostd: %s\n", err);
+		return EX_SOFTWARE;
+	}
+	for (size_t i = 0; i < cfg->nrelays; i++) {
+		const struct sp_relay *r = &cfg->relays[i];
+		if (tls_policy_check(conf_policy_for(cfg, r->host), r->host, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sealpostd: %s: relay \"%s\": TLS policy cannot be applied: %s\n", conf_path,
+				r->name, err);
+			st = EX_CONFIG;
+		}
+	}
+	tls_global_deinit();
+	return st;
+}
+
 int main(int argc, char **argv)
 {
 	ensure_std_fds();
@@ -164,13 +192,7 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	if (mode == MODE_CHECK) {
-		conf_dump(cfg, stdout);
-		fflush(stdout);
-		int st = 0;
-		if (cfg->nrelays == 0) {
-			fprintf(stderr, "sealpostd: %s: no relay configured: sealpostd cannot deliver\n", conf_path);
-			st = EX_CONFIG;
-		}
+		int st = check_config(cfg, conf_path);
 		conf_free(cfg);
 		return st;
 	}

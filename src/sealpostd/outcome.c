@@ -75,6 +75,12 @@ enum outcome outcome_classify(enum smtp_stage stage, int code, const char *enhan
 		status[0] = '4';
 		return OUTCOME_TEMPORARY;
 	}
+	if (code == 530) {
+		/* "authentication required" / "must issue STARTTLS first": the
+		 * relay's configuration, not the recipient; wait for a fix */
+		set_status(status, "4.7.0");
+		return OUTCOME_TEMPORARY;
+	}
 	if (stage == STAGE_RCPT && code == 552) {
 		set_status(status, "4.5.3");
 		return OUTCOME_TEMPORARY;

@@ -52,7 +52,8 @@ enum local_error {
  * because a relay is down or misconfigured; replies before MAIL (greeting, EHLO, STARTTLS,
  * AUTH) are about the relay, not the recipient, so they are temporary too;
  * at MAIL/RCPT/DATA/end of data 2xx delivers, 4xx defers, 5xx bounces,
- * except 552 at RCPT (RFC 5321 4.5.3.1.10: too many recipients) which is
+ * except 552 at RCPT (RFC 5321 4.5.3.1.10: too many recipients) and 530
+ * (authentication required: a relay misconfiguration) which are
  * temporary. The basic code wins over a contradicting enhanced code.
  */
 enum outcome outcome_classify(enum smtp_stage stage, int code, const char *enhanced,

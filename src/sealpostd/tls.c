@@ -174,6 +174,15 @@ fail:
 	return NULL;
 }
 
+int tls_policy_check(const struct sp_tls_policy *pol, const char *host, char *err, size_t errlen)
+{
+	struct tls_conn *t = tls_conn_new(-1, pol, host, NULL, err, errlen);
+	if (!t)
+		return -1;
+	tls_free(t);
+	return 0;
+}
+
 /* Turn GnuTLS verification flags into exact reasons, joined by "; ". */
 static void describe_status(struct tls_conn *t, unsigned status, char *out, size_t outlen)
 {

@@ -39,6 +39,10 @@ void tls_global_deinit(void);
 struct tls_conn *tls_conn_new(int fd, const struct sp_tls_policy *pol, const char *host,
 			      struct tls_resume *resume, char *err, size_t errlen);
 
+/* Apply pol as tls_conn_new would, without a connection (--check-config):
+ * 0, or -1 with the reason (trust store, client key, priority string). */
+int tls_policy_check(const struct sp_tls_policy *pol, const char *host, char *err, size_t errlen);
+
 /*
  * Handshake and verify, bounded by deadline_ms (now_ms() clock). Returns 0,
  * or an enum local_error (outcome.h) with the exact reason in err:

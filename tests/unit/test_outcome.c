@@ -39,6 +39,8 @@ static const struct outcome_case cases[] = {
 	{ "554 at DATA", STAGE_DATA, 554, NULL, LOCAL_NONE, OUTCOME_PERMANENT, "5.0.0" },
 	{ "552 at RCPT is temporary", STAGE_RCPT, 552, "5.5.3", LOCAL_NONE, OUTCOME_TEMPORARY, "4.5.3" },
 	{ "552 at end of data is permanent", STAGE_EOD, 552, "5.3.4", LOCAL_NONE, OUTCOME_PERMANENT, "5.3.4" },
+	{ "530 at MAIL: relay needs AUTH", STAGE_MAIL, 530, "5.7.0", LOCAL_NONE, OUTCOME_TEMPORARY, "4.7.0" },
+	{ "530 at RCPT", STAGE_RCPT, 530, NULL, LOCAL_NONE, OUTCOME_TEMPORARY, "4.7.0" },
 	{ "5xx with 4.x.x: the code wins", STAGE_RCPT, 550, "4.2.2", LOCAL_NONE, OUTCOME_PERMANENT, "5.0.0" },
 	{ "4xx with 5.x.x: the code wins", STAGE_RCPT, 450, "5.2.2", LOCAL_NONE, OUTCOME_TEMPORARY, "4.0.0" },
 	{ "554 greeting is the relay's", STAGE_GREETING, 554, "5.3.2", LOCAL_NONE, OUTCOME_TEMPORARY, "4.3.2" },
