@@ -12,7 +12,9 @@ tests_unit_test_aliases_SOURCES = tests/unit/test_aliases.c
 tests_unit_test_aliases_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/sealpost
 tests_unit_test_aliases_LDADD = $(INTAKE_TEST_LIBS)
 
-# The libFuzzer target is built by hand (see its header comment).
-EXTRA_DIST += tests/fuzz/fuzz_address.c \
+# The libFuzzer targets are built by hand (see their header comments).
+EXTRA_DIST += tests/fuzz/fuzz_address.c tests/fuzz/fuzz_intake.c \
+	tests/fuzz/intake/multipart tests/fuzz/intake/crlf-t \
+	tests/fuzz/intake/nested-long tests/fuzz/intake/long-header \
 	tests/fuzz/address/plain tests/fuzz/address/names tests/fuzz/address/groups \
 	tests/fuzz/address/route tests/fuzz/address/folded tests/fuzz/address/quoted
