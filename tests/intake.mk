@@ -3,12 +3,12 @@ INTAKE_TEST_LIBS = src/sealpost/libintake.a src/common/libcommon.a $(CONFUSE_LIB
 check_PROGRAMS += tests/unit/test_address tests/unit/test_intake tests/unit/test_aliases
 TESTS += tests/unit/test_address tests/unit/test_intake tests/unit/test_aliases
 
-tests_unit_test_address_SOURCES = tests/unit/test_address.c
+tests_unit_test_address_SOURCES = tests/unit/test_address.c tests/unit/unit.h
 tests_unit_test_address_LDADD = $(INTAKE_TEST_LIBS)
-tests_unit_test_intake_SOURCES = tests/unit/test_intake.c
+tests_unit_test_intake_SOURCES = tests/unit/test_intake.c tests/unit/unit.h
 tests_unit_test_intake_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/sealpost
 tests_unit_test_intake_LDADD = $(INTAKE_TEST_LIBS)
-tests_unit_test_aliases_SOURCES = tests/unit/test_aliases.c
+tests_unit_test_aliases_SOURCES = tests/unit/test_aliases.c tests/unit/unit.h
 tests_unit_test_aliases_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/sealpost
 tests_unit_test_aliases_LDADD = $(INTAKE_TEST_LIBS)
 

@@ -7,24 +7,12 @@
 
 #include "address.h"
 #include "util.h"
+#include "unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-static int checks;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
 
 static int collect(const char *addr, void *ctx)
 {
@@ -266,7 +254,5 @@ int main(void)
 	run_list_cases();
 	run_one_cases();
 	run_misc();
-	printf("test_address: %d checks, %d failures (%zu list cases)\n", checks, failures,
-	       ARRAY_LEN(list_cases));
-	return failures ? 1 : 0;
+	return unit_done("test_address");
 }

@@ -7,6 +7,7 @@
 
 #include "aliases.h"
 #include "util.h"
+#include "unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,19 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures, checks;
 static char tmpdir[] = "/tmp/test_aliases.XXXXXX";
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
 
 static char *write_file(const char *name, const char *text)
 {
@@ -273,6 +262,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
-	printf("test_aliases: %d checks, %d failures\n", checks, failures);
-	return failures ? 1 : 0;
+	return unit_done("test_aliases");
 }

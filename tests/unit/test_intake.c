@@ -12,6 +12,7 @@
 
 #include "intake.h"
 #include "util.h"
+#include "unit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,19 +30,7 @@
 #define QP_HDRS "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n" \
 		"Content-Transfer-Encoding: quoted-printable\r\n"
 
-static int failures, checks;
 static char tmpdir[] = "/tmp/test_intake.XXXXXX"; /* the spool */
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
 
 /* The stored message, read back through the writer's file name (the real
  * spool writer's fd is write-only). */
@@ -493,6 +482,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
-	printf("test_intake: %d checks, %d failures\n", checks, failures);
-	return failures ? 1 : 0;
+	return unit_done("test_intake");
 }
