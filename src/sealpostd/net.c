@@ -134,6 +134,50 @@ static void set_io_err(char *err, size_t errlen, const char *what, int e)
 		set_err(err, errlen, "%s error: %s", what, strerror(e));
 }
 
+#define IO_AGAIN (-2)
+
+/* One read or write attempt over TLS or, before STARTTLS, the plain
+ * socket: bytes moved (0 = end of stream on a read), IO_AGAIN with
+ * *want_write telling which way to wait, or -1 with err and *local. */
+static ssize_t io_once(struct netconn *c, bool reading, void *p, size_t n, bool *want_write, int *local,
+		       char *err, size_t errlen)
+{
+	*want_write = !reading;
+	if (c->tls) {
+		ssize_t r = reading ? tls_recv(c->tls, p, n, err, errlen) : tls_send(c->tls, p, n, err, errlen);
+		if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) {
+			*want_write = r == TLS_WANT_WRITE;
+			return IO_AGAIN;
+		}
+		*local = LOCAL_TLS;
+		return r;
+	}
+	ssize_t r = reading ? recv(c->fd, p, n, 0) : send(c->fd, p, n, MSG_NOSIGNAL);
+	if (r >= 0)
+		return r;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return IO_AGAIN;
+	set_io_err(err, errlen, reading ? "read" : "write", errno);
+	*local = LOCAL_CONNECT;
+	return -1;
+}
+
+/* Wait for the socket after IO_AGAIN. 0, or a local_error. */
+static int io_wait(struct netconn *c, bool want_write, uint64_t deadline_ms, const char *what, char *err,
+		   size_t errlen)
+{
+	int w = net_wait(c->fd, want_write, deadline_ms);
+	if (w == 0) {
+		set_err(err, errlen, "timed out %s", what);
+		return LOCAL_TIMEOUT;
+	}
+	if (w < 0) {
+		set_err(err, errlen, "poll: %s", strerror(errno));
+		return LOCAL_CONNECT;
+	}
+	return 0;
+}
+
 /* Read more bytes into rbuf. 0, or a local_error. */
 static int fill(struct netconn *c, uint64_t deadline_ms, char *err, size_t errlen)
 {
@@ -144,27 +188,11 @@ static int fill(struct netconn *c, uint64_t deadline_ms, char *err, size_t errle
 		c->rend -= c->rstart;
 		c->rstart = 0;
 	}
-	size_t room = sizeof(c->rbuf) - c->rend;
 	for (int spins = 0; spins < 1000; spins++) {
-		ssize_t r;
-		bool want_write = false;
-		if (c->tls) {
-			r = tls_recv(c->tls, c->rbuf + c->rend, room, err, errlen);
-			if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) {
-				want_write = r == TLS_WANT_WRITE;
-				r = -2;
-			} else if (r < 0) {
-				return LOCAL_TLS;
-			}
-		} else {
-			r = recv(c->fd, c->rbuf + c->rend, room, 0);
-			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-				r = -2;
-			else if (r < 0) {
-				set_io_err(err, errlen, "read", errno);
-				return LOCAL_CONNECT;
-			}
-		}
+		bool want_write;
+		int local = 0;
+		ssize_t r = io_once(c, true, c->rbuf + c->rend, sizeof(c->rbuf) - c->rend, &want_write, &local,
+				    err, errlen);
 		if (r == 0) {
 			set_err(err, errlen, "connection closed by server");
 			return LOCAL_CONNECT;
@@ -173,15 +201,11 @@ static int fill(struct netconn *c, uint64_t deadline_ms, char *err, size_t errle
 			c->rend += (size_t)r;
 			return 0;
 		}
-		int w = net_wait(c->fd, want_write, deadline_ms);
-		if (w == 0) {
-			set_err(err, errlen, "timed out waiting for the server");
-			return LOCAL_TIMEOUT;
-		}
-		if (w < 0) {
-			set_err(err, errlen, "poll: %s", strerror(errno));
-			return LOCAL_CONNECT;
-		}
+		if (r != IO_AGAIN)
+			return local;
+		int w = io_wait(c, want_write, deadline_ms, "waiting for the server", err, errlen);
+		if (w != 0)
+			return w;
 	}
 	set_err(err, errlen, "connection makes no progress");
 	return LOCAL_CONNECT;
@@ -251,43 +275,23 @@ int net_flush(struct netconn *c, uint64_t deadline_ms, char *err, size_t errlen)
 	size_t off = 0;
 	int spins = 0;
 	while (off < c->wlen) {
-		ssize_t r;
-		bool want_write = true;
-		if (c->tls) {
-			/* the whole buffer in one call: one TLS record */
-			r = tls_send(c->tls, c->wbuf + off, c->wlen - off, err, errlen);
-			if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) {
-				want_write = r == TLS_WANT_WRITE;
-				r = -2;
-			} else if (r < 0) {
-				return LOCAL_TLS;
-			}
-		} else {
-			r = send(c->fd, c->wbuf + off, c->wlen - off, MSG_NOSIGNAL);
-			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-				r = -2;
-			else if (r < 0) {
-				set_io_err(err, errlen, "write", errno);
-				return LOCAL_CONNECT;
-			}
-		}
+		bool want_write;
+		int local = 0;
+		/* the whole buffer in one call: one TLS record */
+		ssize_t r = io_once(c, false, c->wbuf + off, c->wlen - off, &want_write, &local, err, errlen);
 		if (r > 0) {
 			off += (size_t)r;
 			continue;
 		}
+		if (r != IO_AGAIN && r != 0)
+			return local;
 		if (++spins > 100000) {
 			set_err(err, errlen, "connection makes no progress");
 			return LOCAL_CONNECT;
 		}
-		int w = net_wait(c->fd, want_write, deadline_ms);
-		if (w == 0) {
-			set_err(err, errlen, "timed out sending to the server");
-			return LOCAL_TIMEOUT;
-		}
-		if (w < 0) {
-			set_err(err, errlen, "poll: %s", strerror(errno));
-			return LOCAL_CONNECT;
-		}
+		int w = io_wait(c, want_write, deadline_ms, "sending to the server", err, errlen);
+		if (w != 0)
+			return w;
 	}
 	c->wlen = 0;
 	return 0;

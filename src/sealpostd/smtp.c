@@ -586,6 +586,8 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 			rc = net_flush(&s->conn, cmd_deadline(s), err, sizeof(err));
 			if (rc == 0)
 				rc = get_reply(s, cmd_deadline(s), &r, err, sizeof(err));
+			if (rc == 0 && r.code / 100 != 2)
+				s->reusable = false; /* odd; finish this one, then reconnect */
 			rset = false;
 		}
 	}
