@@ -11,6 +11,7 @@
 #include "base64.h"
 #include "log.h"
 #include "outcome.h"
+#include "scram.h"
 #include "util.h"
 
 #include <errno.h>
@@ -33,6 +34,7 @@ static const struct {
 	{ "PLAIN", AUTH_PLAIN },
 	{ "LOGIN", AUTH_LOGIN },
 	{ "XOAUTH2", AUTH_XOAUTH2 },
+	{ "SCRAM-SHA-256", AUTH_SCRAM_SHA256 },
 };
 
 unsigned auth_mech_bit(const char *name)
@@ -61,9 +63,10 @@ unsigned auth_choose(const char *configured, unsigned offered, char *err, size_t
 	char names[128];
 	auth_mech_names(offered, names, sizeof(names));
 	if (!configured || ascii_casecmp(configured, "auto") == 0) {
-		/* Inside verified TLS, PLAIN and LOGIN are equally strong; PLAIN
-		 * needs one round trip fewer. */
-		static const unsigned order[] = { AUTH_PLAIN, AUTH_LOGIN };
+		/* SCRAM keeps the password to ourselves; inside verified TLS,
+		 * PLAIN and LOGIN are equally strong and PLAIN is one round
+		 * trip shorter. */
+		static const unsigned order[] = { AUTH_SCRAM_SHA256, AUTH_PLAIN, AUTH_LOGIN };
 		for (size_t i = 0; i < ARRAY_LEN(order); i++)
 			if (offered & order[i])
 				return order[i];
@@ -239,6 +242,74 @@ static int refused(const struct smtp_reply *last, char *err, size_t errlen)
 	return LOCAL_AUTH;
 }
 
+/* The base64 payload of a 334 reply, decoded and NUL-terminated into out. */
+static int challenge(const struct smtp_reply *r, char *out, size_t outlen)
+{
+	char line[REPLY_MAX_LINE + 1];
+	if (r->code != 334 || !reply_line(r, 0, line, sizeof(line)))
+		return -1;
+	long n = base64_decode(line, strlen(line), (unsigned char *)out, outlen - 1);
+	if (n < 0)
+		return -1;
+	out[n] = '\0';
+	return memchr(out, '\0', (size_t)n) ? -1 : 0;
+}
+
+static int run_scram(struct netconn *c, const char *user, const char *secret, uint64_t deadline_ms,
+		     struct smtp_reply *last, char *err, size_t errlen)
+{
+	struct scram sc;
+	char *first = scram_client_first(&sc, user, NULL);
+	if (!first) {
+		set_err(err, errlen, "no randomness for the SCRAM nonce");
+		return LOCAL_AUTH;
+	}
+	char msg[2048];
+	int r = send_b64(c, "AUTH SCRAM-SHA-256 ", first, strlen(first), deadline_ms, err, errlen);
+	free(first);
+	if (r == 0)
+		r = read_reply(c, deadline_ms, last, err, errlen);
+	if (r == 0 && last->code == 334) {
+		char *final = NULL;
+		if (challenge(last, msg, sizeof(msg)) < 0)
+			set_err(err, errlen, "malformed SCRAM challenge");
+		else
+			final = scram_client_final(&sc, secret, msg, err, errlen);
+		if (!final) {
+			/* cancel the exchange (RFC 4954 4), then report */
+			char why[256];
+			snprintf(why, sizeof(why), "%s", err);
+			(void)send_b64(c, "*", "", 0, deadline_ms, err, errlen);
+			(void)read_reply(c, deadline_ms, last, err, errlen);
+			set_err(err, errlen, "authentication failed: %s", why);
+			scram_free(&sc);
+			return LOCAL_AUTH;
+		}
+		r = send_b64(c, "", final, strlen(final), deadline_ms, err, errlen);
+		explicit_zero(final, strlen(final));
+		free(final);
+		if (r == 0)
+			r = read_reply(c, deadline_ms, last, err, errlen);
+		if (r == 0 && last->code == 334) {
+			bool proven = challenge(last, msg, sizeof(msg)) == 0 &&
+				      scram_verify_server(&sc, msg, err, errlen) == 0;
+			char why[256];
+			snprintf(why, sizeof(why), "%s", proven ? "" : err);
+			r = send_b64(c, proven ? "" : "*", "", 0, deadline_ms, err, errlen);
+			if (r == 0)
+				r = read_reply(c, deadline_ms, last, err, errlen);
+			if (r == 0 && !proven) {
+				set_err(err, errlen, "authentication failed: %s", why);
+				r = LOCAL_AUTH;
+			}
+		} else if (r == 0 && last->code == 235) {
+			log_msg(LOG_WARNING, "SCRAM: the server accepted us without proving it knows the password");
+		}
+	}
+	scram_free(&sc);
+	return r;
+}
+
 int auth_run(struct netconn *c, unsigned mech, const char *user, const char *secret,
 	     uint64_t deadline_ms, struct smtp_reply *last, char *err, size_t errlen)
 {
@@ -289,6 +360,8 @@ int auth_run(struct netconn *c, unsigned mech, const char *user, const char *sec
 					r = read_reply(c, deadline_ms, last, err, errlen);
 			}
 		}
+	} else if (mech == AUTH_SCRAM_SHA256) {
+		r = run_scram(c, user, secret, deadline_ms, last, err, errlen);
 	} else {
 		set_err(err, errlen, "unsupported AUTH mechanism");
 		return LOCAL_AUTH;

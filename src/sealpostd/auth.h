@@ -18,6 +18,7 @@ enum auth_mech {
 	AUTH_PLAIN = 1,
 	AUTH_LOGIN = 2,
 	AUTH_XOAUTH2 = 4,
+	AUTH_SCRAM_SHA256 = 8,
 	AUTH_OTHER = 0x100, /* offered mechanisms we do not implement */
 };
 
@@ -29,8 +30,9 @@ void auth_mech_names(unsigned mask, char *out, size_t outlen);
 /*
  * Pick the mechanism: configured is the relay's `auth` ("auto" or a name),
  * offered the server's post-TLS mechanisms. "auto" picks the strongest we
- * implement among PLAIN and LOGIN (XOAUTH2 only when asked for: its secret
- * is a token, not a password). 0 with err when there is none.
+ * implement: SCRAM-SHA-256 (the password never leaves us, the server
+ * proves it knows it), then PLAIN, then LOGIN; XOAUTH2 only when asked for
+ * (its secret is a token, not a password). 0 with err when there is none.
  */
 unsigned auth_choose(const char *configured, unsigned offered, char *err, size_t errlen);
 
@@ -43,7 +45,8 @@ unsigned auth_choose(const char *configured, unsigned offered, char *err, size_t
 char *auth_get_secret(const struct sp_relay *relay, unsigned timeout_s, char *err, size_t errlen);
 
 /*
- * Run the AUTH exchange over c. 0 on 235; otherwise a local_error
+ * Run the AUTH exchange over c (PLAIN, LOGIN, XOAUTH2, SCRAM-SHA-256; for
+ * SCRAM the server's signature is checked). 0 on 235; otherwise a local_error
  * (LOCAL_AUTH when the server refused, with its reply in *last and err;
  * LOCAL_TIMEOUT/LOCAL_CONNECT/LOCAL_PROTOCOL/LOCAL_TLS for I/O).
  */

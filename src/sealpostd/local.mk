@@ -10,6 +10,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/tls.c src/sealpostd/tls.h \
 	src/sealpostd/net.c src/sealpostd/net.h \
 	src/sealpostd/auth.c src/sealpostd/auth.h \
+	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \
 	src/sealpostd/deliver.c src/sealpostd/deliver.h \

@@ -540,3 +540,28 @@ int tls_pin_of_file(const char *path, char out[64], char *err, size_t errlen)
 		set_err(err, errlen, "%s: not a certificate", path);
 	return ok;
 }
+
+/* ---- crypto for SASL SCRAM ---- */
+
+int tls_random(void *p, size_t n)
+{
+	return gnutls_rnd(GNUTLS_RND_NONCE, p, n) < 0 ? -1 : 0;
+}
+
+int tls_sha256(const void *data, size_t n, unsigned char out[32])
+{
+	return gnutls_hash_fast(GNUTLS_DIG_SHA256, data, n, out) < 0 ? -1 : 0;
+}
+
+int tls_hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, unsigned char out[32])
+{
+	return gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, keylen, data, n, out) < 0 ? -1 : 0;
+}
+
+int tls_pbkdf2_sha256(const void *pass, size_t passlen, const void *salt, size_t saltlen, unsigned iter,
+		      unsigned char out[32])
+{
+	gnutls_datum_t k = { (unsigned char *)pass, (unsigned)passlen };
+	gnutls_datum_t s = { (unsigned char *)salt, (unsigned)saltlen };
+	return gnutls_pbkdf2(GNUTLS_MAC_SHA256, &k, &s, iter, out, 32) < 0 ? -1 : 0;
+}

@@ -75,6 +75,14 @@ void tls_describe_peer(struct tls_conn *t, struct buf *out);
  * the resume given to tls_conn_new, free. Never closes the fd. */
 void tls_close(struct tls_conn *t, uint64_t deadline_ms);
 
+/* Crypto for SASL SCRAM (auth.c), here so that GnuTLS stays in one file.
+ * Each returns 0, or -1 on failure. */
+int tls_random(void *p, size_t n);
+int tls_sha256(const void *data, size_t n, unsigned char out[32]);
+int tls_hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, unsigned char out[32]);
+int tls_pbkdf2_sha256(const void *pass, size_t passlen, const void *salt, size_t saltlen, unsigned iter,
+		      unsigned char out[32]);
+
 /* Base64 SHA-256 of the SubjectPublicKeyInfo in a PEM/DER certificate
  * file (tests and --probe convenience). 0 or -1 with err. */
 int tls_pin_of_file(const char *path, char out[64], char *err, size_t errlen);

@@ -150,7 +150,12 @@ static void test_auth_choice(void)
 	CHECK(auth_choose("plain", AUTH_LOGIN, err, sizeof(err)) == 0, "explicit, not offered");
 	CHECK(auth_choose("cram-md5", AUTH_OTHER, err, sizeof(err)) == 0, "unsupported");
 	CHECK(auth_mech_bit("plain") == AUTH_PLAIN && auth_mech_bit("Login") == AUTH_LOGIN, "case");
-	CHECK(auth_mech_bit("SCRAM-SHA-256") == AUTH_OTHER, "other");
+	CHECK(auth_mech_bit("CRAM-MD5") == AUTH_OTHER, "other");
+	CHECK(auth_mech_bit("scram-sha-256") == AUTH_SCRAM_SHA256, "scram");
+	CHECK(auth_choose("auto", AUTH_PLAIN | AUTH_LOGIN | AUTH_SCRAM_SHA256, err, sizeof(err)) == AUTH_SCRAM_SHA256,
+	      "auto prefers SCRAM-SHA-256");
+	CHECK(auth_choose("plain", AUTH_PLAIN | AUTH_SCRAM_SHA256, err, sizeof(err)) == AUTH_PLAIN,
+	      "explicit plain beats the preference");
 }
 
 int main(void)
