@@ -10,6 +10,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "privdrop.h"
 #include "probe.h"
 #include "queue_run.h"
 #include "tls.h"
@@ -17,8 +18,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +25,6 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
-
-#define WORKER_USER "sealpost"
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag;
@@ -80,25 +77,6 @@ static void usage(FILE *out)
 }
 
 enum mode { MODE_DAEMON, MODE_ONCE, MODE_CHECK, MODE_PROBE };
-
-/* Root never talks to the network: become the worker user if it exists. */
-static int drop_root(bool warn)
-{
-	if (geteuid() != 0)
-		return 0;
-	struct passwd *pw = getpwnam(WORKER_USER);
-	if (!pw) {
-		if (warn)
-				log_msg(LOG_WARNING, "running as root: create the \"%s\" user so that sealpostd can "
-				"drop privileges", WORKER_USER);
-		return 0;
-	}
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-		log_msg(LOG_ERR, "cannot drop privileges to %s: %s", WORKER_USER, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
 
 /* --check-config: the effective settings, then whether each relay's TLS
  * policy can be applied (trust store, client key, priority string). */
@@ -215,7 +193,7 @@ int main(int argc, char **argv)
 		conf_free(cfg);
 		return EX_SOFTWARE;
 	}
-	if (drop_root(mode == MODE_DAEMON) < 0) {
+	if (privdrop_worker(mode == MODE_DAEMON) < 0) { /* root never talks to the network */
 		conf_free(cfg);
 		return EX_NOPERM;
 	}
