@@ -29,6 +29,9 @@ static bool tz_is_sane(const char *tz)
 void priv_init(void)
 {
 	ensure_std_fds();
+	/* a descriptor opened by the caller (a directory, a socket) must not
+	 * meet code that holds the spool group */
+	closefrom(3);
 	umask(027);
 
 	const char *tz = getenv("TZ");
