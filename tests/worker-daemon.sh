@@ -130,4 +130,26 @@ daemon() {
 	no_cleartext
 }
 
-run_cases background_kick odi_status mailq_reason_and_q check_config daemon
+sigterm_mid_delivery() {
+	# every message ends delivered or still queued: never both, never lost
+	wcase sigterm
+	start_smarthost --scenario slow
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	for i in 1 2 3 4 5 6; do msg "m$i" | "$SEALPOST" -C "$CONF" -odq -t || fail "queue"; done
+	start_daemon
+	_n=100
+	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
+	kill -TERM "$DPID"
+	_t0=$(date +%s%N)
+	if wait "$DPID"; then rc=0; else rc=$?; fi
+	_ms=$(( ($(date +%s%N) - _t0) / 1000000 ))
+	[ "$rc" = 0 ] || fail "daemon exit $rc after SIGTERM"
+	[ "$_ms" -lt 5000 ] || fail "stopping took $_ms ms"
+	_done=$(transcript_events | grep -c '^delivered')
+	_left=$(queued_count)
+	[ "$_done" -ge 1 ] || fail "the message in flight was abandoned"
+	[ $((_done + _left)) = 6 ] || fail "$_done delivered + $_left queued != 6"
+	grep -q "stopping: the remaining messages stay queued" "$WLOG" || [ "$_left" = 0 ] || fail "no stop notice"
+}
+
+run_cases background_kick odi_status mailq_reason_and_q check_config daemon sigterm_mid_delivery

@@ -59,6 +59,23 @@ static double wall_now(void)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* Arrival with sub-second precision: the queue id starts with 8 hex
+ * digits of seconds and 5 of microseconds (doc/spool-format.md). */
+static double arrival_of(const struct envelope *env)
+{
+	char sec[9], usec[6];
+	memcpy(sec, env->id, 8);
+	sec[8] = '\0';
+	memcpy(usec, env->id + 8, 5);
+	usec[5] = '\0';
+	char *end1, *end2;
+	unsigned long s = strtoul(sec, &end1, 16);
+	unsigned long us = strtoul(usec, &end2, 16);
+	if (*end1 || *end2 || (time_t)s != env->arrival || us >= 1000000)
+		return (double)env->arrival;
+	return (double)s + (double)us / 1e6;
+}
+
 static void set_last_error(struct spool_rcpt *r, const char *label, const char *reason)
 {
 	free(r->last_error);
@@ -103,7 +120,7 @@ static void finalize(struct job *j, size_t ri, enum outcome outcome, const char 
 		break;
 	}
 	j->dirty = true;
-	double delay = wall_now() - (double)env->arrival;
+	double delay = wall_now() - arrival_of(env);
 	if (delay < 0)
 		delay = 0;
 	log_msg(outcome == OUTCOME_DELIVERED ? LOG_INFO : LOG_NOTICE,

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define MAX_WORKERS 64
+#define MESSAGES_PER_WORKER 8
 #define TMP_MAX_AGE 3600 /* seconds before a leftover tmp/ file is removed */
 
 struct idlist {
@@ -190,11 +191,13 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 	}
 	int result = 0;
 	if (sc.due.n > 0) {
+		/* a reused connection beats a new handshake for a few messages:
+		 * one more worker per MESSAGES_PER_WORKER due messages */
 		size_t nworkers = cfg->queue.concurrency ? cfg->queue.concurrency : 1;
 		if (nworkers > MAX_WORKERS)
 			nworkers = MAX_WORKERS;
-		if (nworkers > sc.due.n)
-			nworkers = sc.due.n;
+		if (nworkers > (sc.due.n + MESSAGES_PER_WORKER - 1) / MESSAGES_PER_WORKER)
+			nworkers = (sc.due.n + MESSAGES_PER_WORKER - 1) / MESSAGES_PER_WORKER;
 		if (nworkers <= 1) {
 			struct deliver_stats stats = { 0 };
 			result = deliver_share(cfg, o, &sc.due, 0, 1, &stats);
