@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "conf.h"
+#include "base64.h"
 #include "conf_internal.h"
 #include "util.h"
 
@@ -97,7 +98,7 @@ static const struct rule *rule_for(const cfg_t *sec, const char *key)
 }
 
 static const char *const auth_names[] = {
-	"auto", "plain", "login", "xoauth2", "cram-md5", "scram-sha-1", "scram-sha-256",
+	"auto", "plain", "login", "xoauth2", "scram-sha-256",
 };
 
 /* One of names, case-insensitively; returns the canonical spelling. */
@@ -197,7 +198,7 @@ static const char *check_string(const struct rule *ru, const char **v, char *why
 	case V_AUTH:
 		if ((*v = one_of(s, auth_names, ARRAY_LEN(auth_names))))
 			return NULL;
-		return "must be one of auto, plain, login, xoauth2, cram-md5, scram-sha-1, scram-sha-256";
+		return "must be one of auto, plain, login, xoauth2, scram-sha-256";
 	case V_VERIFY: {
 		static const char *const m[] = { "ca", "pin", "encrypt" };
 		if ((*v = one_of(s, m, 3)))
@@ -726,37 +727,18 @@ bool conf_parse_duration(const char *s, unsigned *out)
 	return true;
 }
 
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 bool conf_pin_decode(const char *b64, unsigned char out[32])
 {
-	/* 32 bytes = 43 characters (258 bits, the last 2 zero) and one '='. */
-	if (!b64 || strlen(b64) != 44 || b64[43] != '=')
+	/* 32 bytes are 44 characters; only the canonical spelling is a pin */
+	unsigned char tmp[33];
+	char again[45];
+	if (!b64 || strlen(b64) != 44 || base64_decode(b64, 44, tmp, sizeof(tmp)) != 32)
 		return false;
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < 43; i++) {
-		int v = b64_value(b64[i]);
-		if (v < 0)
-			return false;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	return o == 32 && (acc & ((1u << bits) - 1)) == 0;
+	base64_encode(tmp, 32, again);
+	if (strcmp(again, b64) != 0)
+		return false;
+	memcpy(out, tmp, 32);
+	return true;
 }
 
 bool conf_relay_matches_sender(const struct sp_relay *relay, const char *sender)

@@ -7,6 +7,7 @@ src_common_libcommon_a_SOURCES = \
 	src/common/conf_text.c src/common/conf_dump.c src/common/conf_internal.h \
 	src/common/spool.c src/common/spool.h \
 	src/common/envelope.c \
+	src/common/base64.c src/common/base64.h \
 	src/common/address.c src/common/address.h
 src_common_libcommon_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 COMMON_LIBS = src/common/libcommon.a $(CONFUSE_LIBS)

@@ -228,6 +228,18 @@ void ensure_std_fds(void)
 	}
 }
 
+void stdio_to_devnull(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dup2(fd, 0); /* dup2 clears O_CLOEXEC on the copies */
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
 void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)

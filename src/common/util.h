@@ -54,6 +54,10 @@ int fsync_dir(const char *dir);
  * later lands on them: mail(1) starts sendmail with stdout/stderr closed. */
 void ensure_std_fds(void);
 
+/* Point fds 0, 1 and 2 at /dev/null (a detached worker or daemon must not
+ * hold a caller's pipes open, nor write into them). */
+void stdio_to_devnull(void);
+
 /* Bounded snprintf into an error buffer; tolerates err == NULL. */
 void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "headers.h"
+#include "base64.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -129,18 +130,11 @@ int hdr_write(struct msgout *o, const char *sec, const struct hdr_field *f)
 
 static void base64_add(struct buf *b, const unsigned char *p, size_t n)
 {
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		buf_addc(b, tab[(v >> 18) & 63]);
-		buf_addc(b, tab[(v >> 12) & 63]);
-		buf_addc(b, i + 1 < n ? tab[(v >> 6) & 63] : '=');
-		buf_addc(b, i + 2 < n ? tab[v & 63] : '=');
-	}
+	char enc[64]; /* callers pass at most 45 octets: 60 characters */
+	if (n > 45)
+		n = 45;
+	base64_encode(p, n, enc);
+	buf_adds(b, enc);
 }
 
 static bool is_atext_or_space(unsigned char c)

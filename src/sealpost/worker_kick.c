@@ -54,12 +54,15 @@ static bool daemon_running(const struct sp_config *cfg)
 	return held;
 }
 
+/* flush: ignore the retry schedule (sendmail -q, like postqueue -f) */
 static void build_argv(const struct sp_config *cfg, const char *worker, const char *id, bool verbose,
-		       const char *argv[8])
+		       bool flush, const char *argv[9])
 {
 	int i = 0;
 	argv[i++] = worker;
 	argv[i++] = "--once";
+	if (flush)
+		argv[i++] = "--flush";
 	if (cfg->path) {
 		argv[i++] = "-C";
 		argv[i++] = cfg->path;
@@ -75,27 +78,20 @@ static void build_argv(const struct sp_config *cfg, const char *worker, const ch
 
 int worker_run_queue(const struct sp_config *cfg, const struct options *o)
 {
-	const char *argv[8];
+	const char *argv[9];
 	char *worker = find_worker();
-	build_argv(cfg, worker, o->queue_id, o->queue_foreground || o->verbose, argv);
+	build_argv(cfg, worker, o->queue_id, o->queue_foreground || o->verbose, true, argv);
 	execv(worker, (char *const *)argv);
 	fprintf(stderr, "sealpost: cannot run %s: %s\n", worker, strerror(errno));
 	free(worker);
 	return EX_UNAVAILABLE;
 }
 
-/* Close everything but 0-2 and put /dev/null there: the caller may wait on
- * our stdout/stderr pipes (PHP, cron) and must not wait for the worker. */
+/* The caller may wait on our stdout/stderr pipes (PHP, cron) and must not
+ * wait for the worker: it gets /dev/null and nothing else. */
 static void detach_stdio(void)
 {
-	int fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
+	stdio_to_devnull();
 	closefrom(3);
 }
 
@@ -106,9 +102,9 @@ int worker_kick(const struct sp_config *cfg, const struct options *o, const char
 	if (o->delivery == DELIVER_BACKGROUND && daemon_running(cfg))
 		return 0; /* it watches the spool and has seen the message already */
 
-	const char *argv[8];
+	const char *argv[9];
 	char *worker = find_worker();
-	build_argv(cfg, worker, id, o->verbose && o->delivery == DELIVER_INTERACTIVE, argv);
+	build_argv(cfg, worker, id, o->verbose && o->delivery == DELIVER_INTERACTIVE, false, argv);
 	pid_t pid = fork();
 	if (pid < 0) {
 		free(worker);

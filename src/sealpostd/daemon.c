@@ -61,14 +61,7 @@ static int detach(void)
 		_exit(0);
 	if (chdir("/") < 0)
 		return -1;
-	int fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
+	stdio_to_devnull();
 	return 0;
 }
 

@@ -6,7 +6,6 @@ noinst_LIBRARIES += src/sealpostd/libworker.a
 src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/reply.c src/sealpostd/reply.h \
 	src/sealpostd/outcome.c src/sealpostd/outcome.h \
-	src/sealpostd/base64.c src/sealpostd/base64.h \
 	src/sealpostd/tls.c src/sealpostd/tls.h \
 	src/sealpostd/net.c src/sealpostd/net.h \
 	src/sealpostd/auth.c src/sealpostd/auth.h \

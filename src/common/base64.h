@@ -2,8 +2,8 @@
  * base64.h - RFC 4648 base64 for SASL exchanges and SPKI pins. Pure
  * functions; decoding input is hostile and bounded by the caller's buffer.
  */
-#ifndef SEALPOSTD_BASE64_H
-#define SEALPOSTD_BASE64_H
+#ifndef SEALPOST_BASE64_H
+#define SEALPOST_BASE64_H
 
 #include <stddef.h>
 
