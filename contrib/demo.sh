@@ -55,7 +55,13 @@ echo "==> 2. relay it: sealpostd --once (STARTTLS, certificate verified against 
 
 echo "==> 3. what the smarthost received"
 n=0; while [ ! -s "$D/maildir/1.json" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
-echo "    envelope: $(cat "$D/maildir/1.json")"
+"$PY" -c '
+import json, sys
+e = json.load(open(sys.argv[1]))
+print("    envelope: MAIL FROM:<%s> RCPT TO:%s, AUTH as %s, %s %s, SNI %s"
+      % (e["mail_from"], ",".join("<%s>" % r for r in e["rcpt_to"]), e["auth_user"],
+         e["tls_version"], e["tls_cipher"], e["sni"]))
+' "$D/maildir/1.json"
 sed 's/^/    | /' "$D/maildir/1.eml"
 echo "==> 4. everything the client sent before TLS (only EHLO and STARTTLS may appear):"
 "$PY" -c '
