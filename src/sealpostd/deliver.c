@@ -169,6 +169,8 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 	struct smtp_rcpt_result *res = xcalloc(ntodo, sizeof(*res));
 	bool eod_sent = false;
 	int r = smtp_send_message(s, &j->e->env, j->e->msg_fd, todo, ntodo, res, &eod_sent);
+	if (eod_sent)
+		fault_point("after-data-reply"); /* end of data sent, reply read; no state saved */
 	bool lost = r < 0;
 	size_t keep = 0;
 	for (size_t k = 0; k < ntodo; k++) {
@@ -182,6 +184,7 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 	 * removed instead, which is as durable and saves two fsyncs */
 	if (final_status(&j->e->env) == EX_TEMPFAIL)
 		save(j);
+	fault_point("after-state-update");
 	if (lost)
 		*last = s->fail;
 	free(res);
@@ -243,6 +246,7 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 		 * writable, and then no state could be saved either. */
 		char id[sizeof(e->id)];
 		snprintf(id, sizeof(id), "%s", e->id);
+		fault_point("before-removal");
 		if (spool_remove_entry(spool_dir, e) == 0) {
 			log_msg(LOG_INFO, "%s: removed", id);
 			return status;
