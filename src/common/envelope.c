@@ -234,18 +234,18 @@ static bool parse_line(char *line, struct envelope *env, unsigned *seen)
 	const char *k = f[0];
 	if (strcmp(k, "rcpt") == 0)
 		return parse_rcpt(f, nf, env);
-	unsigned bit = 0;
+	unsigned bit = 0; /* a repeated string key is refused before it overwrites (and leaks) */
 	if (strcmp(k, "id") == 0 && nf == 2 && spool_id_valid(f[1])) {
 		bit = SEEN_ID;
 		memcpy(env->id, f[1], SPOOL_ID_LEN + 1);
 	} else if (strcmp(k, "arrival") == 0 && nf == 2 && get_num(f[1], INT64_MAX, &v)) {
 		bit = SEEN_ARRIVAL;
 		env->arrival = (time_t)v;
-	} else if (strcmp(k, "sender") == 0 && nf == 2) {
+	} else if (strcmp(k, "sender") == 0 && nf == 2 && !(*seen & SEEN_SENDER)) {
 		bit = SEEN_SENDER;
 		env->sender = get_field(f[1], &ok);
 		ok = ok && env->sender;
-	} else if (strcmp(k, "user") == 0 && nf == 3 && get_num(f[1], UINT32_MAX, &v)) {
+	} else if (strcmp(k, "user") == 0 && nf == 3 && !(*seen & SEEN_USER) && get_num(f[1], UINT32_MAX, &v)) {
 		bit = SEEN_USER;
 		env->uid = (uid_t)v;
 		env->user = get_field(f[2], &ok);
@@ -255,7 +255,7 @@ static bool parse_line(char *line, struct envelope *env, unsigned *seen)
 	} else if (strcmp(k, "flags") == 0 && nf == 2 && get_num(f[1], 255, &v)) {
 		bit = SEEN_FLAGS;
 		env->flags = (unsigned)v;
-	} else if (strcmp(k, "dsn") == 0 && nf == 3) {
+	} else if (strcmp(k, "dsn") == 0 && nf == 3 && !(*seen & SEEN_DSN)) {
 		bit = SEEN_DSN;
 		env->ret = get_field(f[1], &ok);
 		env->envid = get_field(f[2], &ok);
