@@ -6,3 +6,4 @@ include $(srcdir)/tests/config.mk
 include $(srcdir)/tests/worker.mk
 include $(srcdir)/tests/smarthost.mk
 include $(srcdir)/tests/bsmailq.mk
+include $(srcdir)/tests/stress.mk

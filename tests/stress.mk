@@ -1,0 +1,48 @@
+# Proving it under fire (issue 6): fuzz targets (replayed by `make check`,
+# run by `make fuzz`), stress tests (`make check-stress`: crashes at fault
+# points and at random, full disk and I/O errors, a flaky smarthost under
+# load, hostile input) and `make check-valgrind`.
+
+# ---- fuzz targets: `make check` replays each corpus with any compiler
+FUZZ_REPLAY = tests/fuzz/replay_address tests/fuzz/replay_intake tests/fuzz/replay_reply \
+	tests/fuzz/replay_bs tests/fuzz/replay_conf tests/fuzz/replay_envelope
+check_PROGRAMS += $(FUZZ_REPLAY)
+TESTS += $(FUZZ_REPLAY)
+tests_fuzz_replay_address_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_address.c
+tests_fuzz_replay_address_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS_DIR='"$(abs_top_srcdir)/tests/fuzz/address"'
+tests_fuzz_replay_address_LDADD = $(COMMON_LIBS)
+tests_fuzz_replay_intake_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_intake.c
+tests_fuzz_replay_intake_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/sealpost \
+	-DFUZZ_CORPUS_DIR='"$(abs_top_srcdir)/tests/fuzz/intake"'
+tests_fuzz_replay_intake_LDADD = src/sealpost/libintake.a $(COMMON_LIBS)
+tests_fuzz_replay_reply_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_reply.c
+tests_fuzz_replay_reply_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/sealpostd \
+	-DFUZZ_CORPUS_DIR='"$(abs_top_srcdir)/tests/fuzz/reply"'
+tests_fuzz_replay_reply_LDADD = src/sealpostd/libworker.a $(COMMON_LIBS)
+tests_fuzz_replay_bs_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_bs.c \
+	src/sealpost/bs.c src/sealpost/bs_parse.c
+tests_fuzz_replay_bs_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/sealpost \
+	-DFUZZ_CORPUS_DIR='"$(abs_top_srcdir)/tests/fuzz/bs"'
+tests_fuzz_replay_bs_LDADD = $(COMMON_LIBS)
+tests_fuzz_replay_conf_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_conf.c
+tests_fuzz_replay_conf_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS_DIR='"$(abs_top_srcdir)/tests/fuzz/conf"'
+tests_fuzz_replay_conf_LDADD = $(COMMON_LIBS)
+tests_fuzz_replay_envelope_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_envelope.c
+tests_fuzz_replay_envelope_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS_DIR='"$(abs_top_srcdir)/tests/fuzz/envelope"'
+tests_fuzz_replay_envelope_LDADD = $(COMMON_LIBS)
+EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/README \
+	tests/fuzz/address tests/fuzz/intake tests/fuzz/reply tests/fuzz/bs \
+	tests/fuzz/conf tests/fuzz/envelope
+
+# `make fuzz`: every target under libFuzzer for FUZZ_SECONDS each (clang;
+# skipped with a message when libFuzzer is missing).
+FUZZ_SECONDS = 60
+fuzz: $(CONFIG_HEADER)
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	CONFUSE_CFLAGS='$(CONFUSE_CFLAGS)' CONFUSE_LIBS='$(CONFUSE_LIBS)' \
+	FUZZ_SECONDS='$(FUZZ_SECONDS)' $(SHELL) $(top_srcdir)/tests/fuzz/run.sh
+.PHONY: fuzz
+clean-local: clean-local-fuzz
+clean-local-fuzz:
+	rm -rf tests/fuzz/bin tests/fuzz/work tests/fuzz/artifacts
+.PHONY: clean-local-fuzz
