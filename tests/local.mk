@@ -6,4 +6,5 @@ include $(srcdir)/tests/config.mk
 include $(srcdir)/tests/worker.mk
 include $(srcdir)/tests/smarthost.mk
 include $(srcdir)/tests/bsmailq.mk
+include $(srcdir)/tests/install.mk
 include $(srcdir)/tests/stress.mk

@@ -10,7 +10,8 @@
 #
 # Environment (defaults are the image's paths):
 #   PREFIX=/usr SYSCONFDIR=/etc SPOOL_DIR=/var/spool/sealpost
-#   APP_USER=app APP_UID=10001 BUILD_DIR=/tmp/sealpost-build
+#   APP_USER=app APP_UID=10001 (empty: any) APP_HOME=/home/$APP_USER
+#   BUILD_DIR=/tmp/sealpost-build
 #
 # A container is one trust domain: the application's user runs sendmail,
 # and the one-shot worker that sendmail starts for each message runs as
@@ -20,7 +21,8 @@
 set -eu
 
 : "${PREFIX:=/usr}" "${SYSCONFDIR:=/etc}" "${SPOOL_DIR:=/var/spool/sealpost}"
-: "${APP_USER:=app}" "${APP_UID:=10001}" "${BUILD_DIR:=/tmp/sealpost-build}"
+: "${APP_USER:=app}" "${APP_UID=10001}" "${BUILD_DIR:=/tmp/sealpost-build}"
+: "${APP_HOME:=/home/$APP_USER}"
 
 build() {
 	src=$(cd "$1" && pwd)
@@ -38,7 +40,8 @@ build() {
 
 setup() {
 	if ! getent passwd "$APP_USER" >/dev/null; then
-		useradd --uid "$APP_UID" --user-group --create-home --shell /bin/sh "$APP_USER"
+		useradd ${APP_UID:+--uid "$APP_UID"} --user-group --create-home --home-dir "$APP_HOME" \
+			--shell /bin/sh "$APP_USER"
 	fi
 	# the spool belongs to the application's user; nobody else needs it
 	install -d -o "$APP_USER" -g "$APP_USER" -m 0700 "$SPOOL_DIR"
