@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "deliver.h"
+#include "bounce.h"
 #include "log.h"
 #include "outcome.h"
 #include "util.h"
@@ -50,6 +51,7 @@ struct job {
 	struct deliver_stats *stats;
 	bool dirty;               /* state changed since the last save */
 	bool save_failed;
+	struct bounces bounces;   /* notifications owed, queued before each save */
 };
 
 static double wall_now(void)
@@ -82,14 +84,25 @@ static void set_last_error(struct spool_rcpt *r, const char *label, const char *
 	r->last_error = label ? xasprintf("%s: %s", label, reason) : xstrdup(reason);
 }
 
-/* Record one recipient's result, log its line. */
-static void finalize(struct job *j, size_t ri, enum outcome outcome, const char *reason,
-		     const char *label, const char *tls)
+/* Where a result came from: the relay (NULL: none reached) and whether
+ * it took the DSN parameters itself. */
+struct origin {
+	const char *label;        /* "host[ip]:port" */
+	const char *host;
+	const char *tls;
+	bool server_dsn;
+};
+
+/* Record one recipient's result (status: the classifier's DSN status),
+ * note the notification it owes, log its line. */
+static void finalize(struct job *j, size_t ri, enum outcome outcome, const char *status, const char *reason,
+		     const struct origin *from)
 {
 	struct envelope *env = &j->e->env;
 	struct spool_rcpt *r = &env->rcpts[ri];
 	const struct sp_config *cfg = j->pool->cfg;
-	char expired[640];
+	const char *label = from ? from->label : NULL, *tls = from ? from->tls : NULL;
+	char expired[640], expired_status[16];
 	r->attempts++;
 	if (outcome == OUTCOME_TEMPORARY && cfg->queue.lifetime &&
 	    j->now - env->arrival >= (time_t)cfg->queue.lifetime) {
@@ -98,8 +111,11 @@ static void finalize(struct job *j, size_t ri, enum outcome outcome, const char 
 		snprintf(expired, sizeof(expired), "message expired after %s in the queue; last error: %s", life,
 			 reason);
 		reason = expired;
-		outcome = OUTCOME_PERMANENT;
+		outcome = outcome_classify(STAGE_CONNECT, 0, NULL, LOCAL_EXPIRED, expired_status);
+		status = expired_status;
 	}
+	bounce_note(&j->bounces, env, ri, outcome, status, from ? from->host : NULL, reason,
+		    from && from->server_dsn, j->now);
 	switch (outcome) {
 	case OUTCOME_DELIVERED:
 		r->state = RCPT_SENT;
@@ -130,6 +146,9 @@ static void finalize(struct job *j, size_t ri, enum outcome outcome, const char 
 
 static void save(struct job *j)
 {
+	/* the notifications first: a crash after them repeats one, never loses one */
+	if (bounce_flush(&j->bounces, j->pool->cfg, j->spool_dir, j->e, j->now))
+		j->dirty = true;
 	if (!j->dirty)
 		return;
 	char err[256];
@@ -166,6 +185,8 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 	}
 	char tls[128];
 	snprintf(tls, sizeof(tls), "%s", net_tls_summary(&s->conn));
+	struct origin from = { .label = link->label, .host = link->relay->host, .tls = tls,
+			       .server_dsn = s->caps.dsn };
 	struct smtp_rcpt_result *res = xcalloc(ntodo, sizeof(*res));
 	bool eod_sent = false;
 	int r = smtp_send_message(s, &j->e->env, j->e->msg_fd, todo, ntodo, res, &eod_sent);
@@ -178,7 +199,7 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 			todo[keep++] = todo[k]; /* the session broke: next relay */
 			continue;
 		}
-		finalize(j, todo[k], res[k].outcome, res[k].reason, link->label, tls);
+		finalize(j, todo[k], res[k].outcome, res[k].status, res[k].reason, &from);
 	}
 	/* persisted before anything else happens; a message now complete is
 	 * removed instead, which is as durable and saves two fsyncs */
@@ -208,13 +229,16 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 		if (r->state == RCPT_PENDING || (r->state == RCPT_DEFERRED && (flush || r->next_attempt <= j.now)))
 			todo[ntodo++] = i;
 	}
+	bounce_init(&j.bounces, env->nrcpts, &stats->dsn_ids);
 	struct smtp_failure last = { .local = LOCAL_NONE };
 	char last_label[320] = "";
+	const char *last_relay = NULL;
 	bool any_relay = false;
 	for (size_t li = 0; li < pool->n && ntodo > 0; li++) {
 		if (!conf_relay_matches_sender(pool->links[li].relay, env->sender))
 			continue;
 		any_relay = true;
+		last_relay = pool->links[li].relay->host;
 		ntodo = try_relay(&j, li, todo, ntodo, &last, last_label, sizeof(last_label));
 	}
 	/* Whatever no relay could take stays queued (or expires). */
@@ -222,25 +246,31 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 		if (!any_relay) {
 			char why[400];
 			snprintf(why, sizeof(why), "no relay is configured for sender <%s>", env->sender);
-			finalize(&j, todo[k], OUTCOME_TEMPORARY, why, NULL, NULL);
+			finalize(&j, todo[k], OUTCOME_TEMPORARY, "4.4.0", why, NULL);
 		} else {
-			finalize(&j, todo[k], OUTCOME_TEMPORARY, last.reason[0] ? last.reason : "delivery failed",
-				 last_label, NULL);
+			char st[16];
+			outcome_classify(last.stage, last.code, last.enhanced, last.local, st);
+			struct origin from = { .label = last_label, .host = last_relay };
+			finalize(&j, todo[k], OUTCOME_TEMPORARY, st, last.reason[0] ? last.reason : "delivery failed",
+				 &from);
 		}
 	}
 	free(todo);
+	/* the notifications owed are queued before the state that ends them */
+	if (bounce_flush(&j.bounces, pool->cfg, spool_dir, e, j.now))
+		j.dirty = true;
 	int status = final_status(env);
-	if (status == EX_TEMPFAIL)
+	if (status == EX_TEMPFAIL) {
+		if (bounce_warn_delay(pool->cfg, spool_dir, e, j.now, &stats->dsn_ids))
+			j.dirty = true;
 		save(&j);
+	}
+	bounce_free(&j.bounces);
 	if (j.save_failed) {
 		spool_close_entry(e);
 		return EX_CANTCREAT;
 	}
 	if (status != EX_TEMPFAIL) {
-		if (status == EX_UNAVAILABLE && !(env->flags & ENV_BOUNCE) && env->sender[0])
-			/* TODO(issue 4): queue an RFC 3464 DSN to env->sender here. */
-			log_msg(LOG_NOTICE, "%s: some recipients failed permanently; no delivery status "
-				"notification is generated yet", env->id);
 		/* Removing is what records completion (the final state was not
 		 * saved: see try_relay). Unlinking fails only when queue/ is not
 		 * writable, and then no state could be saved either. */

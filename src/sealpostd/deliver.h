@@ -12,11 +12,13 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "bounce.h"
 #include "relay.h"
 #include "spool.h"
 
 struct deliver_stats {
 	unsigned messages, sent, deferred, bounced;
+	struct bounce_ids dsn_ids;  /* notifications queued meanwhile: deliver them next */
 };
 
 /* Whether env has a recipient to try now (flush: ignore backoff). Held

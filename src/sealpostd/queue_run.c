@@ -73,41 +73,64 @@ static int scan_one(const char *id, void *ctx)
 	return 0;
 }
 
-/* Deliver ids[start], ids[start + step], ... Returns the last message's
- * status (for --id) or EX_CANTCREAT when the spool could not be written. */
-static int deliver_share(const struct sp_config *cfg, const struct run_options *o, const struct idlist *l,
-			 size_t start, size_t step, struct deliver_stats *stats)
+/* Lock and deliver one message if it is (still) due. Returns
+ * deliver_entry()'s status, or -1 when it was skipped. */
+static int deliver_one(const struct sp_config *cfg, struct relay_pool *pool, const char *id, bool flush,
+		       struct deliver_stats *stats)
+{
+	struct spool_entry e;
+	char err[256] = "";
+	int r = spool_open_entry(cfg->spool_dir, id, &e, err, sizeof(err));
+	if (r == 1)
+		return -1; /* busy (another worker has it) or just delivered */
+	if (r < 0) {
+		log_msg(LOG_ERR, "%s: damaged spool entry moved aside: %s", id, err);
+		return -1;
+	}
+	if (!deliver_is_due(&e.env, time(NULL), flush)) {
+		spool_close_entry(&e);
+		return -1;
+	}
+	return deliver_entry(pool, cfg->spool_dir, &e, flush, stats);
+}
+
+int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, char (*ids)[SPOOL_ID_LEN + 1], size_t n,
+		      size_t start, size_t step)
 {
 	struct relay_pool pool;
+	struct deliver_stats stats = { 0 };
 	relay_pool_init(&pool, cfg, o->trace);
 	int status = o->only_id ? EX_TEMPFAIL : 0;
-	bool spool_trouble = false;
-	for (size_t i = start; i < l->n; i += step) {
+	bool spool_trouble = false, stopped = false;
+	for (size_t i = start; i < n; i += step) {
 		if (o->stop && *o->stop) {
-			log_msg(LOG_NOTICE, "stopping: the remaining messages stay queued");
+			stopped = true;
 			break;
 		}
-		struct spool_entry e;
-		char err[256] = "";
-		int r = spool_open_entry(cfg->spool_dir, l->ids[i], &e, err, sizeof(err));
-		if (r == 1)
-			continue; /* busy (another worker has it) or just delivered */
-		if (r < 0) {
-			log_msg(LOG_ERR, "%s: damaged spool entry moved aside: %s", l->ids[i], err);
+		int r = deliver_one(cfg, &pool, ids[i], o->flush || o->only_id, &stats);
+		if (r < 0)
 			continue;
-		}
-		if (!deliver_is_due(&e.env, time(NULL), o->flush || o->only_id)) {
-			spool_close_entry(&e);
-			continue;
-		}
-		status = deliver_entry(&pool, cfg->spool_dir, &e, o->flush || o->only_id, stats);
-		if (status == EX_CANTCREAT)
+		status = r;
+		if (r == EX_CANTCREAT)
 			spool_trouble = true;
 	}
+	/* the notifications this worker queued go out on its connections now
+	 * (a DSN never causes another, so this ends) */
+	for (size_t i = 0; i < stats.dsn_ids.n && !stopped; i++) {
+		if (o->stop && *o->stop) {
+			stopped = true;
+			break;
+		}
+		if (deliver_one(cfg, &pool, stats.dsn_ids.ids[i], false, &stats) == EX_CANTCREAT)
+			spool_trouble = true;
+	}
+	if (stopped)
+		log_msg(LOG_NOTICE, "stopping: the remaining messages stay queued");
 	relay_pool_close(&pool);
-	if (stats->messages > 0)
+	if (stats.messages > 0)
 		log_msg(LOG_INFO, "queue run: %u message(s): %u recipient(s) sent, %u deferred, %u bounced",
-			stats->messages, stats->sent, stats->deferred, stats->bounced);
+			stats.messages, stats.sent, stats.deferred, stats.bounced);
+	bounce_ids_free(&stats.dsn_ids);
 	return spool_trouble && !o->only_id ? EX_CANTCREAT : status;
 }
 
@@ -123,17 +146,14 @@ static int run_children(const struct sp_config *cfg, const struct run_options *o
 			break;
 		}
 		if (pid == 0) {
-			struct deliver_stats stats = { 0 };
-			int st = deliver_share(cfg, o, l, k, nworkers, &stats);
+			int st = queue_deliver_ids(cfg, o, l->ids, l->n, k, nworkers);
 			log_close();
 			_exit(st == EX_CANTCREAT ? EX_CANTCREAT : 0);
 		}
 		pids[started++] = pid;
 	}
-	if (started == 0) {
-		struct deliver_stats stats = { 0 };
-		return deliver_share(cfg, o, l, 0, 1, &stats);
-	}
+	if (started == 0)
+		return queue_deliver_ids(cfg, o, l->ids, l->n, 0, 1);
 	int result = 0;
 	bool forwarded = false;
 	for (size_t k = 0; k < started; k++) {
@@ -171,12 +191,11 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 		}
 		struct idlist one = { 0 };
 		idlist_add(&one, o->only_id);
-		struct deliver_stats stats = { 0 };
 		struct envelope env;
 		envelope_init(&env);
 		bool present = spool_read_envelope(cfg->spool_dir, o->only_id, &env, NULL, 0) == 0;
 		envelope_free(&env);
-		int st = present ? deliver_share(cfg, o, &one, 0, 1, &stats) : 0;
+		int st = present ? queue_deliver_ids(cfg, o, one.ids, one.n, 0, 1) : 0;
 		free(one.ids);
 		if (id_status)
 			*id_status = st;
@@ -199,8 +218,7 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 		if (nworkers > (sc.due.n + MESSAGES_PER_WORKER - 1) / MESSAGES_PER_WORKER)
 			nworkers = (sc.due.n + MESSAGES_PER_WORKER - 1) / MESSAGES_PER_WORKER;
 		if (nworkers <= 1) {
-			struct deliver_stats stats = { 0 };
-			result = deliver_share(cfg, o, &sc.due, 0, 1, &stats);
+			result = queue_deliver_ids(cfg, o, sc.due.ids, sc.due.n, 0, 1);
 		} else {
 			result = run_children(cfg, o, &sc.due, nworkers);
 		}

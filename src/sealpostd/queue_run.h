@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "spool.h"
 
 struct run_options {
 	bool flush;                      /* ignore backoff: try every deferred recipient */
@@ -27,6 +28,16 @@ struct run_options {
  * 69; 0 too when it was already gone, 75 when it is busy or held).
  */
 int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_status);
+
+/*
+ * Deliver ids[start], ids[start + step], ... in this process over one set
+ * of relay connections (busy, gone or no longer due ones are skipped),
+ * then the notifications those deliveries queued. Returns the status of
+ * the last message delivered (for --id; EX_TEMPFAIL when none was), or
+ * EX_CANTCREAT when the spool could not be written.
+ */
+int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, char (*ids)[SPOOL_ID_LEN + 1], size_t n,
+		      size_t start, size_t step);
 
 /* The earliest next_attempt among queued, not held messages; 0 when
  * nothing is waiting (then the daemon only waits for new mail). */
