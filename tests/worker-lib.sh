@@ -5,7 +5,9 @@
 # never leaks state into the next.
 #
 #   wcase NAME          start a case: sets CASE (also T), SPOOL, CONF, WLOG
-#   wconf LINES...      write $CONF: test defaults (short timeouts) + LINES
+#   wconf LINES...      write $CONF: test defaults (short timeouts) + LINES;
+#                       WCONC (concurrency), WRETRY_MIN and WQUEUE (more
+#                       queue keys, e.g. "delay_warning = 1m ") adjust it
 #   enqueue [worker_enqueue options] SENDER RCPT...   (message on stdin)
 #                       prints the id; the stored message is kept in
 #                       $CASE/sent.msg for byte comparisons
@@ -44,7 +46,7 @@ wconf() {
 		echo "spool_dir = \"$SPOOL\""
 		echo "log = \"stderr\""
 		echo "timeouts { connect = 3s command = ${WTIMEOUT:-3s} data = ${WTIMEOUT:-3s} }"
-		echo "queue { retry_min = 1m retry_max = 1h lifetime = 5d concurrency = ${WCONC:-1} }"
+		echo "queue { retry_min = ${WRETRY_MIN:-1m} retry_max = 1h lifetime = 5d concurrency = ${WCONC:-1} ${WQUEUE:-}}"
 		for l in "$@"; do printf '%s\n' "$l"; done
 	} > "$CONF"
 }

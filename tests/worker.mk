@@ -28,3 +28,8 @@ tests_unit_worker_enqueue_LDADD = $(COMMON_LIBS)
 TESTS += tests/worker-tls.sh tests/worker-smtp.sh tests/worker-postfix.sh tests/worker-daemon.sh
 EXTRA_DIST += tests/worker-lib.sh tests/worker-tls.sh tests/worker-smtp.sh \
 	tests/worker-postfix.sh tests/worker-daemon.sh
+
+# Queue semantics (issue 4): bounces, retries, failover, the daemon,
+# queue control, locking. queue-dsn.py checks a DSN's RFC 3464 structure.
+TESTS += tests/queue-bounce.sh
+EXTRA_DIST += tests/queue-bounce.sh tests/queue-dsn.py
