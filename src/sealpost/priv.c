@@ -18,6 +18,7 @@ extern char **environ;
 
 static gid_t spool_gid;
 static bool have_group;
+static bool started_setgid;
 
 static bool tz_is_sane(const char *tz)
 {
@@ -54,6 +55,7 @@ void priv_init(void)
 
 	spool_gid = getegid();
 	have_group = spool_gid != getgid();
+	started_setgid = have_group;
 	if (have_group && setegid(getgid()) < 0) {
 		fprintf(stderr, "sealpost: cannot lower group privilege\n");
 		exit(71);
@@ -88,4 +90,9 @@ void priv_lower(void)
 bool priv_have(void)
 {
 	return have_group;
+}
+
+bool priv_started_setgid(void)
+{
+	return started_setgid;
 }

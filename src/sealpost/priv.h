@@ -18,5 +18,9 @@ void priv_raise(void);
 void priv_lower(void);
 /* True when installed setgid and still able to raise. */
 bool priv_have(void);
+/* True when started with the spool group (a system install), even after
+ * priv_drop(): a worker started by a non-root caller then runs with the
+ * caller's rights and cannot read the spool or the relay credentials. */
+bool priv_started_setgid(void);
 
 #endif
