@@ -46,3 +46,41 @@ clean-local: clean-local-fuzz
 clean-local-fuzz:
 	rm -rf tests/fuzz/bin tests/fuzz/work tests/fuzz/artifacts
 .PHONY: clean-local-fuzz
+
+# ---- stress tests: short runs in `make check`, long ones in check-stress
+TESTS += tests/stress/crash.sh tests/stress/fulldisk.sh
+EXTRA_DIST += tests/stress/crash.sh tests/stress/crash.py tests/stress/fulldisk.sh \
+	tests/stress/failio.c
+
+# A second tree, configured with --enable-fault-injection, for the crash
+# test's named fault points (the default build never has them).
+FAULT_BUILD = $(abs_top_builddir)/fault-build
+fault-build:
+	@mkdir -p $(FAULT_BUILD)
+	@cd $(FAULT_BUILD) && { test -f Makefile || $(abs_top_srcdir)/configure -q \
+		--enable-fault-injection CC='$(CC)' CFLAGS='$(CFLAGS)' LDFLAGS='$(LDFLAGS)'; } && \
+	$(MAKE) $(AM_MAKEFLAGS) src/sealpost/sealpost src/sealpostd/sealpostd >/dev/null
+.PHONY: fault-build
+clean-local: clean-local-fault-build
+clean-local-fault-build:
+	rm -rf $(FAULT_BUILD) tests/stress/*.log
+.PHONY: clean-local-fault-build
+
+# `make check-stress`: the long runs; each test's log in tests/stress/NAME.log,
+# its figures on the terminal, and the line "N passed, N failed".
+STRESS_ENV = top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' PYTHON3='$(PYTHON3)' \
+	FAULT_BUILD='$(FAULT_BUILD)' CRASH_ROUNDS=360 FLAKY_MESSAGES=10000 FLAKY_SUBMITTERS=20 \
+	HOSTILE_FULL=1
+STRESS_TESTS = crash fulldisk
+check-stress: all $(check_PROGRAMS) fault-build
+	@pass=0; fail=0; mkdir -p tests/stress; \
+	for t in $(STRESS_TESTS); do \
+		echo "=== stress: $$t"; start=$$(date +%s); \
+		$(STRESS_ENV) $(SHELL) $(abs_top_srcdir)/tests/stress/$$t.sh >tests/stress/$$t.log 2>&1; rc=$$?; \
+		grep -E '^[a-z]+: ' tests/stress/$$t.log | grep -v '^sealpost' | tail -n 12; \
+		if [ $$rc -eq 0 ]; then pass=$$((pass + 1)); echo "PASS: $$t ($$(( $$(date +%s) - start )) s)"; \
+		elif [ $$rc -eq 77 ]; then echo "SKIP: $$t"; tail -n 3 tests/stress/$$t.log; \
+		else fail=$$((fail + 1)); echo "FAIL: $$t (exit $$rc)"; tail -n 40 tests/stress/$$t.log; fi; \
+	done; \
+	echo "$$pass passed, $$fail failed"; test $$fail -eq 0
+.PHONY: check-stress
