@@ -14,8 +14,4 @@ TESTS += tests/frontend-callers.sh
 EXTRA_DIST += tests/frontend-callers.sh tests/spool_inspect.py
 
 # Benchmarks: figures, never pass/fail (see README "Performance").
-EXTRA_DIST += tests/bench/intake_bench.py tests/bench/maxrss.c
-bench: all
-	$(PYTHON3) $(top_srcdir)/tests/bench/intake_bench.py --sealpost src/sealpost/sealpost --json bench-intake.json
-.PHONY: bench
-CLEANFILES += bench-intake.json
+include $(srcdir)/tests/bench.mk

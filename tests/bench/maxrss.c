@@ -4,6 +4,7 @@
  * child forked from a big parent (Python) reports the parent's size; this
  * tiny parent keeps the figure honest. Usage: maxrss CMD ARGS... < input
  */
+#define _DEFAULT_SOURCE /* wait4 */
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/wait.h>

@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""bench.py - issue 7's benchmark: sealpost (and msmtp, when installed, in
+the same run) against a private Postfix on loopback that requires STARTTLS
+with a verified certificate and AUTH. Measures front-end wall time, CPU per
+message, throughput from 4 parallel submitters, TCP connections and TLS
+handshakes, a backlog drained, peak RSS (4 KB and 25 MB), mailq over the
+backlog, fsyncs per message, an idle daemon's syscalls and what loading
+GnuTLS in the front end would cost. Prints Markdown, writes JSON.
+
+Run through tests/bench/run.sh (it builds the helpers and checks root);
+a benchmark, not a test: it asserts nothing. Runs as root (Postfix).
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as bl  # noqa: E402
+import report  # noqa: E402
+import tracing  # noqa: E402
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.quick = a.quick
+        self.runs = 50 if a.quick else a.runs
+        self.tput_n = 200 if a.quick else 1000
+        self.backlog_n = 1000 if a.quick else 10000
+        self.big = 25 * 1024 * 1024
+        self.work = a.workdir
+        self.tools = bl.Tools(a.submitters, a.maxrss)
+        self.sink = bl.Sink(a.harness, os.path.join(self.work, "pf"))
+        self.daemon = None
+        self.R = {"quick": a.quick}
+
+    def log(self, *msg):
+        print("bench:", *msg, file=sys.stderr, flush=True)
+
+    # ---- set-up -------------------------------------------------------
+
+    def setup(self):
+        self.sink.start()
+        s = self.sink
+        self.spool = os.path.join(self.work, "spool")
+        os.makedirs(self.spool)
+        secret = os.path.join(self.work, "sink.secret")
+        with open(secret, "w") as f:
+            f.write(s.password + "\n")
+        os.chmod(secret, 0o600)
+        self.conf = os.path.join(self.work, "sealpost.conf")
+        with open(self.conf, "w") as f:
+            f.write('hostname = "bench.example.org"\ndomain = "example.org"\n'
+                    'spool_dir = "%s"\nlog = "stderr"\nmax_message_size = 52428800\n'
+                    'relay "sink" {\n  host = "127.0.0.1"\n  port = %d\n  tls = "starttls"\n'
+                    '  username = "%s"\n  password_file = "%s"\n}\n'
+                    'tls_policy "127.0.0.1" {\n  verify = "ca"\n  ca_file = "%s"\n'
+                    '  verify_name = "localhost"\n}\nqueue { concurrency = 4 }\n'
+                    % (self.spool, s.port, s.user, secret, s.ca))
+        self.msg4k = bl.write_message(os.path.join(self.work, "4k.eml"), 4096)
+        self.msg25m = bl.write_message(os.path.join(self.work, "25m.eml"), self.big)
+        sp = [self.a.sealpost, "-C", self.conf]
+        self.SP = sp + ["-t", "-i"]               # what PHP runs (background delivery)
+        self.SPQ = sp + ["-odq", "-t", "-i"]      # queue only
+        self.SPG = [self.a.sealpost_gnutls, "-C", self.conf, "-odq", "-t", "-i"] if self.a.sealpost_gnutls else None
+        self.SPD = [self.a.sealpostd, "-C", self.conf]
+        self.MQ = sp + ["-bp"]
+        self.msmtp = shutil.which("msmtp")
+        if self.msmtp:
+            mconf = os.path.join(self.work, "msmtprc")
+            with open(mconf, "w") as f:
+                os.fchmod(f.fileno(), 0o600)
+                f.write("defaults\nsyslog off\nlogfile\naccount bench\nhost 127.0.0.1\nport %d\n"
+                        "domain msmtp-bench.example.org\ntls on\ntls_starttls on\n"
+                        "tls_trust_file %s\ntls_host_override localhost\nauth on\nuser %s\n"
+                        "password %s\nfrom bench@example.org\naccount default : bench\n"
+                        % (s.port, s.ca, s.user, s.password))
+            self.MS = [self.msmtp, "-C", mconf, "-t", "-i"]
+        self.R["machine"] = self.machine()
+
+    def machine(self):
+        def out(cmd):
+            try:
+                return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      timeout=10).stdout.decode().strip()
+            except OSError:
+                return ""
+        debian = out(["cat", "/etc/debian_version"])
+        cpu = ""
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            cpu = m.group(1) if m else ""
+        return {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "cpu": cpu,
+                "kernel": platform.release(), "debian": debian, "postfix": self.sink.version(),
+                "msmtp": out([self.msmtp, "--version"]).split("\n")[0] if self.msmtp else None,
+                "commit": out(["git", "-C", self.a.srcdir, "rev-parse", "--short", "HEAD"])}
+
+    # ---- helpers ------------------------------------------------------
+
+    def queued(self):
+        return bl.count_files(os.path.join(self.spool, "queue"), ".env")
+
+    def purge_spool(self):
+        q = os.path.join(self.spool, "queue")
+        for n in os.listdir(q):
+            os.unlink(os.path.join(q, n))
+
+    def wait_spool_empty(self, timeout=600):
+        return bl.wait_until(lambda: self.queued() == 0, timeout, 0.01)
+
+    def start_daemon(self):
+        self.daemon_log = os.path.join(self.work, "sealpostd.log")
+        self.daemon_log_f = open(self.daemon_log, "ab")
+        self.daemon = subprocess.Popen(self.SPD, stdin=subprocess.DEVNULL, stdout=self.daemon_log_f,
+                                       stderr=self.daemon_log_f)
+        ok = bl.wait_until(lambda: os.path.exists(os.path.join(self.spool, "sealpostd.lock"))
+                           and b"started" in open(self.daemon_log, "rb").read(), 10, 0.01)
+        if not ok:
+            raise RuntimeError("sealpostd did not start; see " + self.daemon_log)
+        self.wait_spool_empty(120)
+        self.wait_daemon_quiet()
+
+    def wait_daemon_quiet(self):
+        bl.wait_until(lambda: not bl.proc_children(self.daemon.pid), 60, 0.01)
+
+    def stop_daemon(self):
+        if self.daemon:
+            self.daemon.send_signal(signal.SIGTERM)
+            self.daemon.wait(60)
+            self.daemon_log_f.close()
+            self.daemon = None
+
+    def delays(self, offset):
+        with open(self.daemon_log, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+        return [float(x) * 1000 for x in re.findall(r" delay=([0-9.]+), .*status=sent", text)]
+
+    # ---- phases -------------------------------------------------------
+
+    def sink_capacity(self):
+        n = 300 if self.quick else 1000
+        secret = os.path.join(self.work, "sink.secret")
+        res = {}
+        for conns in (1, 4):
+            r = subprocess.run([sys.executable, os.path.join(self.a.benchdir, "sink.py"), "--port",
+                                str(self.sink.port), "--ca", self.sink.ca, "--user", self.sink.user,
+                                "--password-file", secret, "--messages", str(n), "--connections",
+                                str(conns)], stdout=subprocess.PIPE, timeout=600)
+            res["%d_connection%s" % (conns, "s" if conns > 1 else "")] = json.loads(r.stdout.decode())
+            self.sink.wait_idle()
+        self.R["sink_capacity"] = res
+
+    def frontend_wall(self):
+        """Queue-only wall time of sealpost, interleaved in blocks with the
+        GnuTLS-linked variant and with /bin/true (the cost of any exec)."""
+        variants = {"sealpost_odq": self.SPQ, "true": ["/bin/true"]}
+        if self.SPG:
+            variants["sealpost_gnutls_odq"] = self.SPG
+        lat = {k: [] for k in variants}
+        cpu = {k: 0.0 for k in variants}
+        block = 25
+        blocks = max(1, self.runs // block)
+        for _ in range(blocks):
+            for k, cmd in variants.items():
+                r = self.tools.submit(cmd, n=block, stdin=self.msg4k)
+                lat[k] += r["latencies_ms"]
+                cpu[k] += r["user_s"] + r["sys_s"]
+        self.purge_spool()
+        res = {k: bl.summary(v) for k, v in lat.items()}
+        for k in res:
+            res[k]["cpu_ms_per_run"] = round(cpu[k] * 1000 / (blocks * block), 3)
+        self.R["frontend_queue_only"] = res
+        self.R["libraries"] = {"sealpost": tracing.libraries(self.a.sealpost),
+                               "sealpostd": tracing.libraries(self.a.sealpostd)}
+        if self.SPG:
+            self.R["libraries"]["sealpost_gnutls"] = tracing.libraries(self.a.sealpost_gnutls)
+            self.R["gnutls_startup_cost_ms"] = round(
+                res["sealpost_gnutls_odq"]["median"] - res["sealpost_odq"]["median"], 3)
+
+    def frontend_daemon(self):
+        """`sendmail -t -i` as PHP runs it, with the daemon running; the
+        daemon's delay= gives the time from queue id to the sink's 250."""
+        self.start_daemon()
+        off = os.path.getsize(self.daemon_log)
+        poff = self.sink.log_offset()
+        r = self.tools.submit(self.SP, n=self.runs, stdin=self.msg4k)
+        self.wait_spool_empty()
+        self.wait_daemon_quiet()
+        self.R["frontend_daemon"] = {"wall_ms": bl.summary(r["latencies_ms"]), "failed": r["failed"],
+                                     "delivery_delay_ms": bl.summary(self.delays(off)),
+                                     "traffic": self.sink.traffic(poff)}
+        self.sink.wait_idle()
+
+    def frontend_no_daemon(self):
+        """No daemon (a container): each front end starts a one-shot worker."""
+        self.stop_daemon()
+        poff = self.sink.log_offset()
+        r = self.tools.submit(self.SP, n=self.runs, stdin=self.msg4k, subreaper=True, timeout=300)
+        self.R["frontend_no_daemon"] = {"wall_ms": bl.summary(r["latencies_ms"]), "failed": r["failed"],
+                                        "all_delivered_s": round(r["wall_all_s"], 3),
+                                        "left_queued": self.queued(), "traffic": self.sink.traffic(poff)}
+        self.sink.wait_idle()
+
+    def frontend_msmtp(self):
+        if not self.msmtp:
+            return
+        poff = self.sink.log_offset()
+        r = self.tools.submit(self.MS, n=self.runs, stdin=self.msg4k)
+        self.R["msmtp_wall"] = {"wall_ms": bl.summary(r["latencies_ms"]), "failed": r["failed"],
+                                "cpu_ms_per_message": round((r["user_s"] + r["sys_s"]) * 1000 / self.runs, 3),
+                                "traffic": self.sink.traffic(poff)}
+        self.sink.wait_idle()
+
+    def throughput_daemon(self):
+        n = self.tput_n
+        self.start_daemon()
+        cpu0 = bl.proc_cpu(self.daemon.pid)
+        poff = self.sink.log_offset()
+        got0 = self.sink.delivered()
+        t0 = time.monotonic()
+        r = self.tools.submit(self.SP, n=n, procs=4, stdin=self.msg4k)
+        t_submitted = time.monotonic() - t0
+        drained = self.wait_spool_empty(300)
+        t_sink = time.monotonic() - t0
+        in_maildir = bl.wait_until(lambda: self.sink.delivered() - got0 >= n, 300, 0.02)
+        t_maildir = time.monotonic() - t0
+        self.wait_daemon_quiet()
+        daemon_cpu = bl.proc_cpu(self.daemon.pid) - cpu0
+        fe_cpu = r["user_s"] + r["sys_s"]
+        self.R["throughput_daemon"] = {
+            "messages": n, "submitters": 4, "failed": r["failed"], "all_accepted": drained,
+            "submit_s": round(t_submitted, 3), "at_sink_s": round(t_sink, 3),
+            "msg_per_s": round(n / t_sink, 1), "in_sink_maildir": in_maildir,
+            "in_maildir_s": round(t_maildir, 3),
+            "cpu_ms_per_message": round((fe_cpu + daemon_cpu) * 1000 / n, 3),
+            "frontend_cpu_ms_per_message": round(fe_cpu * 1000 / n, 3),
+            "daemon_cpu_ms_per_message": round(daemon_cpu * 1000 / n, 3),
+            "frontend_wall_ms": bl.summary(r["latencies_ms"]),
+            "daemon_vm_hwm_kib": bl.vm_hwm_kib(self.daemon.pid),
+            "traffic": self.sink.traffic(poff)}
+        self.sink.wait_idle()
+
+    def throughput_no_daemon(self):
+        n = self.tput_n
+        self.stop_daemon()
+        poff = self.sink.log_offset()
+        r = self.tools.submit(self.SP, n=n, procs=4, stdin=self.msg4k, subreaper=True, timeout=300)
+        # the last background worker ended: everything it could send is sent
+        left = self.queued()
+        self.R["throughput_no_daemon"] = {
+            "messages": n, "submitters": 4, "failed": r["failed"], "left_queued": left,
+            "at_sink_s": round(r["wall_all_s"], 3), "msg_per_s": round((n - left) / r["wall_all_s"], 1),
+            "cpu_ms_per_message": round((r["user_s"] + r["sys_s"]) * 1000 / n, 3),
+            "workers_reaped": r["orphans"], "traffic": self.sink.traffic(poff)}
+        if left:  # a worker that found every message locked by others leaves it for later
+            self.R["throughput_no_daemon"]["flush_needed"] = True
+            subprocess.run(self.SPD + ["--once"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.sink.wait_idle()
+
+    def throughput_msmtp(self):
+        if not self.msmtp:
+            return
+        n = self.tput_n
+        poff = self.sink.log_offset()
+        r = self.tools.submit(self.MS, n=n, procs=4, stdin=self.msg4k)
+        self.R["throughput_msmtp"] = {
+            "messages": n, "submitters": 4, "failed": r["failed"], "at_sink_s": round(r["wall_s"], 3),
+            "msg_per_s": round(n / r["wall_s"], 1),
+            "cpu_ms_per_message": round((r["user_s"] + r["sys_s"]) * 1000 / n, 3),
+            "traffic": self.sink.traffic(poff)}
+        self.sink.wait_idle()
+
+    def memory(self):
+        self.stop_daemon()
+        res = {}
+        for label, path in (("4k", self.msg4k), ("25m", self.msg25m)):
+            res["frontend_" + label] = self.tools.peak_rss(self.SPQ, path)
+            res["worker_" + label] = self.tools.peak_rss(self.SPD + ["--once"])
+            if self.queued():
+                raise RuntimeError("the %s message was not delivered" % label)
+            if self.msmtp:
+                res["msmtp_" + label] = self.tools.peak_rss(self.MS, path)
+        self.R["peak_rss_kib"] = res
+        self.sink.wait_idle()
+
+    def tracing(self):
+        self.stop_daemon()
+        t = {}
+        t["frontend_syncs"] = tracing.syncs(self.SPQ, self.msg4k)
+        t["frontend_syncs_25m"] = tracing.syncs(self.SPQ, self.msg25m)
+        t["frontend_syscalls_odq"] = tracing.syscall_counts(self.SPQ, self.msg4k)
+        if self.SPG:
+            t["frontend_gnutls_syscalls_odq"] = tracing.syscall_counts(self.SPG, self.msg4k)
+        self.purge_spool()
+        k = 20
+        self.tools.submit(self.SPQ, n=k, stdin=self.msg4k)
+        t["worker_syncs"] = tracing.syncs(self.SPD + ["--once"], per=k)
+        self.wait_spool_empty(60)
+        self.start_daemon()
+        t["frontend_syscalls_daemon_running"] = tracing.syscall_counts(self.SP, self.msg4k)
+        self.wait_spool_empty(60)
+        self.wait_daemon_quiet()
+        time.sleep(1)
+        t["idle_daemon"] = tracing.idle_syscalls(self.daemon.pid, 10)
+        self.R["tracing"] = t
+        self.stop_daemon()
+
+    def backlog(self):
+        n = self.backlog_n
+        self.stop_daemon()
+        self.purge_spool()
+        t0 = time.monotonic()
+        r = self.tools.submit(self.SPQ, n=n, procs=2, stdin=self.msg4k)
+        queue_s = time.monotonic() - t0
+        mq = self.tools.submit(self.MQ, n=5)
+        mqj = self.tools.submit(self.MQ + ["--json"], n=3)
+        poff = self.sink.log_offset()
+        d = self.tools.submit(self.SPD + ["--once"], n=1)
+        left = self.queued()
+        self.R["backlog"] = {
+            "messages": n, "queued": n - r["failed"], "queue_s": round(queue_s, 3),
+            "mailq_s": bl.summary([x / 1000 for x in mq["latencies_ms"]]),
+            "mailq_json_s": bl.summary([x / 1000 for x in mqj["latencies_ms"]]),
+            "drain_s": round(d["wall_s"], 3), "left_queued": left,
+            "msg_per_s": round((n - left) / d["wall_s"], 1),
+            "drain_cpu_ms_per_message": round((d["user_s"] + d["sys_s"]) * 1000 / n, 3),
+            "worker_peak_rss_kib": d["maxrss_kib"], "traffic": self.sink.traffic(poff)}
+        self.sink.wait_idle(600)
+
+    def run(self):
+        phases = [("sink capacity", self.sink_capacity), ("front end, queue only", self.frontend_wall),
+                  ("front end, daemon running", self.frontend_daemon),
+                  ("front end, no daemon", self.frontend_no_daemon), ("msmtp, one by one", self.frontend_msmtp),
+                  ("throughput, daemon", self.throughput_daemon),
+                  ("throughput, no daemon", self.throughput_no_daemon),
+                  ("throughput, msmtp", self.throughput_msmtp), ("peak RSS", self.memory),
+                  ("strace checks", self.tracing), ("backlog", self.backlog)]
+        t_all = time.monotonic()
+        try:
+            self.setup()
+            for name, fn in phases:
+                t = time.monotonic()
+                self.log(name, "...")
+                fn()
+                self.R.setdefault("phase_s", {})[name] = round(time.monotonic() - t, 1)
+        finally:
+            self.stop_daemon()
+            self.sink.stop()
+        self.R["total_s"] = round(time.monotonic() - t_all, 1)
+        return self.R
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sealpost", required=True)
+    ap.add_argument("--sealpostd", required=True)
+    ap.add_argument("--sealpost-gnutls")
+    ap.add_argument("--submitters", required=True)
+    ap.add_argument("--maxrss", required=True)
+    ap.add_argument("--harness", required=True)
+    ap.add_argument("--srcdir", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", default="bench-results.json")
+    ap.add_argument("--markdown")
+    a = ap.parse_args()
+    a.benchdir = os.path.dirname(os.path.abspath(__file__))
+    results = Bench(a).run()
+    text = report.markdown(results)
+    print(text)
+    with open(a.json, "w") as f:
+        json.dump(results, f, indent=1)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

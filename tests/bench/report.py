@@ -1,0 +1,210 @@
+"""report.py - bench.py's results as Markdown: the goals of issue 7 (each
+as a ratio, against the peers' figures quoted in the issue, since only
+msmtp can be installed beside the Postfix sink), the same run's msmtp
+figures and ratios, and every other figure. Pure formatting.
+"""
+
+# Issue 7's peer figures (4 KB messages, 2 cores, loopback STARTTLS sink).
+PEERS = {
+    "wall_ms": {"dma": 4.3, "nullmailer": 6.1, "postfix": 8.6, "msmtp": 184},
+    "cpu_ms": {"dma": 8.9, "nullmailer": 10.5, "postfix": 10.2, "msmtp": 7.4},
+    "msg_per_s": {"dma": 138, "nullmailer": 7.3, "postfix": 132, "msmtp": 22},
+    "fe_rss_25m_mib": {"dma": 3.6, "nullmailer": 3.1, "postfix": 6.8, "msmtp": 8.9},
+    "worker_rss_25m_mib": {"dma": 6.5, "nullmailer": 6.9, "postfix": 12.8},
+    "mailq_10k_s": {"dma": 0.095, "nullmailer": 0.094, "postfix": 0.21},
+}
+
+
+def _get(d, *path):
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def _f(v, unit="", digits=2):
+    if v is None:
+        return "—"
+    return ("%." + str(digits) + "f%s") % (v, unit)
+
+
+def _ratio(a, b):
+    if a is None or not b:
+        return "—"
+    return "%.2f×" % (a / b)
+
+
+def _mib(kib):
+    return None if kib is None else kib / 1024
+
+
+def goals(R):
+    """(goal text, sealpost value, ratio, target, met) per goal of issue 7."""
+    best_peer = max(PEERS["msg_per_s"]["dma"], PEERS["msg_per_s"]["postfix"])
+    fe = _get(R, "frontend_daemon", "wall_ms", "median")
+    cpu = _get(R, "throughput_daemon", "cpu_ms_per_message")
+    tput = _get(R, "throughput_daemon", "msg_per_s")
+    fe_rss = _mib(_get(R, "peak_rss_kib", "frontend_25m"))
+    wk_rss = _mib(_get(R, "peak_rss_kib", "worker_25m"))
+    mailq = _get(R, "backlog", "mailq_s", "median")
+    rows = [
+        ("`sendmail -t -i` wall time, median", _f(fe, " ms"), fe, PEERS["wall_ms"]["dma"], 0.5, "≤ 0.5× dma (4.3 ms)", "le"),
+        ("CPU per message, submit + deliver", _f(cpu, " ms"), cpu, PEERS["cpu_ms"]["dma"], 0.25, "≤ 0.25× dma (8.9 ms)", "le"),
+        ("%s messages, 4 submitters, until all at the sink" % format(_get(R, "throughput_daemon", "messages") or 0, ","),
+         _f(tput, " msg/s", 0), tput, best_peer, 3,
+         "≥ 3× best peer (dma, 138 msg/s)", "ge"),
+        ("front end peak RSS, 25 MB message", _f(fe_rss, " MiB"), fe_rss, 2, 1, "≤ 2 MiB", "le"),
+        ("delivering process peak RSS, 25 MB message", _f(wk_rss, " MiB"), wk_rss, 4, 1, "≤ 4 MiB", "le"),
+        ("`mailq` with %s queued" % format(_get(R, "backlog", "messages") or 0, ","), _f(mailq, " s", 3), mailq,
+         PEERS["mailq_10k_s"]["nullmailer"], 0.5, "≤ 0.5× nullmailer (0.094 s)", "le"),
+    ]
+    out = []
+    for name, shown, v, ref, target, text, cmp in rows:
+        if v is None:
+            out.append((name, shown, "—", text, "not measured"))
+            continue
+        r = v / ref
+        met = r <= target if cmp == "le" else r >= target
+        out.append((name, shown, "%.2f×" % r, text, "**met**" if met else "missed"))
+    return out
+
+
+def markdown(R):
+    m = R.get("machine", {})
+    L = []
+    L.append("sealpost benchmark, %s: %s CPU(s) (%s), Debian %s, kernel %s, sink Postfix %s, %s; commit %s%s"
+             % (m.get("date"), m.get("cpus"), m.get("cpu"), m.get("debian"), m.get("kernel"), m.get("postfix"),
+                m.get("msmtp") or "msmtp not installed", m.get("commit"), " (--quick: smaller counts)" if R.get("quick") else ""))
+    L.append("")
+    L.append("### Goals (issue 7; the peers' figures are the issue's, not from this run)")
+    L.append("")
+    L.append("| goal | sealpost | ratio | target | |")
+    L.append("| --- | --- | --- | --- | --- |")
+    for name, shown, ratio, text, verdict in goals(R):
+        L.append("| %s | %s | %s | %s | %s |" % (name, shown, ratio, text, verdict))
+    L.append("")
+    L.append("### Side by side with msmtp (same run, same sink)")
+    L.append("")
+    L.append("| figure (4 KB messages) | sealpost | msmtp | sealpost ÷ msmtp |")
+    L.append("| --- | --- | --- | --- |")
+
+    def row(name, s, ms, unit, digits=2):
+        L.append("| %s | %s | %s | %s |" % (name, _f(s, unit, digits), _f(ms, unit, digits), _ratio(s, ms)))
+    row("`sendmail -t -i` wall time, median (sealpost: daemon running)",
+        _get(R, "frontend_daemon", "wall_ms", "median"), _get(R, "msmtp_wall", "wall_ms", "median"), " ms")
+    row("`sendmail -t -i` wall time, p90", _get(R, "frontend_daemon", "wall_ms", "p90"),
+        _get(R, "msmtp_wall", "wall_ms", "p90"), " ms")
+    row("CPU per message, submit + deliver", _get(R, "throughput_daemon", "cpu_ms_per_message"),
+        _get(R, "throughput_msmtp", "cpu_ms_per_message"), " ms")
+    row("%s messages from 4 submitters, until all at the sink" % (_get(R, "throughput_daemon", "messages") or "?"),
+        _get(R, "throughput_daemon", "msg_per_s"), _get(R, "throughput_msmtp", "msg_per_s"), " msg/s", 1)
+    row("front end peak RSS, 4 KB", _mib(_get(R, "peak_rss_kib", "frontend_4k")),
+        _mib(_get(R, "peak_rss_kib", "msmtp_4k")), " MiB")
+    row("front end peak RSS, 25 MB", _mib(_get(R, "peak_rss_kib", "frontend_25m")),
+        _mib(_get(R, "peak_rss_kib", "msmtp_25m")), " MiB")
+    L.append("")
+    L.append("### All figures")
+    L.append("")
+    L.append("| figure | value |")
+    L.append("| --- | --- |")
+
+    def fig(name, value):
+        L.append("| %s | %s |" % (name, value))
+
+    def traffic(t):
+        if not t:
+            return "—"
+        return ("%d TCP connections, %d TLS handshakes (%d full, %d resumed), %.1f messages per connection"
+                % (t["connections"], t["tls_handshakes"], t["tls_full"], t["tls_resumed"],
+                   t["messages_per_connection"]))
+    for k, label in (("1_connection", "1 connection"), ("4_connections", "4 connections")):
+        c = _get(R, "sink_capacity", k)
+        if c:
+            fig("sink capacity, %s reused (Python smtplib, STARTTLS+AUTH once)" % label,
+                "%s msg/s (%d messages)" % (c.get("msg_per_s"), c.get("messages", 0)))
+    q = R.get("frontend_queue_only", {})
+    for k, label in (("sealpost_odq", "sealpost -odq (queue only)"),
+                     ("sealpost_gnutls_odq", "sealpost -odq linked with GnuTLS (not shipped)"),
+                     ("true", "/bin/true (the cost of any fork+exec)")):
+        if k in q:
+            fig("wall time, %s: median / p90; CPU per run" % label, "%s / %s ms; %s ms"
+                % (_f(q[k]["median"]), _f(q[k]["p90"]), _f(q[k].get("cpu_ms_per_run"))))
+    if "gnutls_startup_cost_ms" in R:
+        fig("cost of loading GnuTLS in the front end (median difference)", _f(R["gnutls_startup_cost_ms"], " ms", 3))
+    d = R.get("frontend_daemon", {})
+    if d:
+        fig("wall time, `sealpost -t -i`, daemon running: median / p90 (%d runs)" % d["wall_ms"]["n"],
+            "%s / %s ms" % (_f(d["wall_ms"]["median"]), _f(d["wall_ms"]["p90"])))
+        fig("queue id to the sink's 250 (daemon's delay=), median / p90",
+            "%s / %s ms" % (_f(_get(d, "delivery_delay_ms", "median"), "", 0), _f(_get(d, "delivery_delay_ms", "p90"), "", 0)))
+        fig("  connections for those %d one-at-a-time messages" % d["wall_ms"]["n"], traffic(d.get("traffic")))
+    nd = R.get("frontend_no_daemon", {})
+    if nd:
+        fig("wall time, `sealpost -t -i`, no daemon (one-shot worker per message): median / p90",
+            "%s / %s ms" % (_f(nd["wall_ms"]["median"]), _f(nd["wall_ms"]["p90"])))
+        fig("  connections", traffic(nd.get("traffic")))
+    mw = R.get("msmtp_wall", {})
+    if mw:
+        fig("wall time, msmtp -t -i (delivers synchronously): median / p90",
+            "%s / %s ms" % (_f(mw["wall_ms"]["median"]), _f(mw["wall_ms"]["p90"])))
+    for key, label in (("throughput_daemon", "sealpost, daemon"), ("throughput_no_daemon", "sealpost, no daemon"),
+                       ("throughput_msmtp", "msmtp")):
+        t = R.get(key)
+        if not t:
+            continue
+        fig("throughput, %s: %d messages, 4 submitters" % (label, t["messages"]),
+            "%s msg/s (%.2f s), CPU %s ms/message" % (t["msg_per_s"], t["at_sink_s"], _f(t["cpu_ms_per_message"])))
+        if key == "throughput_daemon":
+            fig("  CPU split: front end / daemon (+ its workers)", "%s / %s ms per message"
+                % (_f(t["frontend_cpu_ms_per_message"]), _f(t["daemon_cpu_ms_per_message"])))
+            fig("  front end wall time under this load: median / p90", "%s / %s ms"
+                % (_f(t["frontend_wall_ms"]["median"]), _f(t["frontend_wall_ms"]["p90"])))
+            fig("  daemon peak RSS (VmHWM)", _f(_mib(t.get("daemon_vm_hwm_kib")), " MiB"))
+        fig("  connections", traffic(t.get("traffic")))
+    b = R.get("backlog")
+    if b:
+        fig("backlog: %s messages queued with -odq (2 submitters)" % format(b["messages"], ","), "%.1f s" % b["queue_s"])
+        fig("  `mailq` (text) / `mailq --json`, median", "%s / %s s" % (_f(b["mailq_s"]["median"], "", 3),
+                                                                          _f(b["mailq_json_s"]["median"], "", 3)))
+        fig("  drained by `sealpostd --once`", "%.2f s, %s msg/s, CPU %s ms/message, peak RSS %s, %d left"
+            % (b["drain_s"], b["msg_per_s"], _f(b["drain_cpu_ms_per_message"]), _f(_mib(b["worker_peak_rss_kib"]), " MiB"),
+               b["left_queued"]))
+        fig("  connections", traffic(b.get("traffic")))
+    r = R.get("peak_rss_kib", {})
+    for k, label in (("frontend_4k", "front end, 4 KB"), ("frontend_25m", "front end, 25 MB"),
+                     ("worker_4k", "sealpostd --once, 4 KB"), ("worker_25m", "sealpostd --once, 25 MB"),
+                     ("msmtp_4k", "msmtp, 4 KB"), ("msmtp_25m", "msmtp, 25 MB")):
+        if k in r:
+            fig("peak RSS, " + label, _f(_mib(r[k]), " MiB"))
+    t = R.get("tracing", {})
+    s = t.get("frontend_syncs")
+    if s:
+        fig("fsyncs per queued message (strace)", "%d: %d file(s) + %d directory: %s"
+            % (s["total"], s["file_syncs"], s["directory_syncs"], ", ".join(s["calls"])))
+    s = t.get("frontend_syncs_25m")
+    if s:
+        fig("fsyncs queuing a 25 MB message", "%d (%d file + %d directory)" % (s["total"], s["file_syncs"], s["directory_syncs"]))
+    s = t.get("worker_syncs")
+    if s:
+        fig("fsyncs per delivered message (%d delivered by one --once)" % s["messages"],
+            "%s (%d file + %d directory in all)" % (s["per_message"], s["file_syncs"], s["directory_syncs"]))
+    for k, label in (("frontend_syscalls_daemon_running", "`sealpost -t -i`, daemon running"),
+                     ("frontend_syscalls_odq", "`sealpost -odq`"),
+                     ("frontend_gnutls_syscalls_odq", "`sealpost -odq` linked with GnuTLS")):
+        s = t.get(k)
+        if s:
+            c = s["calls"]
+            fig("syscalls, " + label, "%d in all (openat %d, mmap %d, poll/select/nanosleep %d)"
+                % (s["total"], c.get("openat", 0), c.get("mmap", 0),
+                   sum(c.get(x, 0) for x in ("poll", "ppoll", "select", "pselect6", "nanosleep", "clock_nanosleep"))))
+    s = t.get("idle_daemon")
+    if s:
+        fig("syscalls of the idle daemon in %d s (strace -f -p)" % s["seconds"], str(s["syscalls"]))
+    libs = R.get("libraries", {})
+    for k in ("sealpost", "sealpost_gnutls", "sealpostd"):
+        if k in libs:
+            fig("shared libraries, " + k, "%d: %s" % (len(libs[k]), " ".join(libs[k])))
+    if "total_s" in R:
+        fig("benchmark run time", "%.0f s" % R["total_s"])
+    return "\n".join(L) + "\n"

@@ -1,0 +1,68 @@
+#!/bin/sh
+# tests/bench/run.sh - issue 7's benchmark (`make bench` runs it): sealpost,
+# and msmtp in the same run, against a private Postfix on 127.0.0.1 that
+# requires STARTTLS with a verified certificate and AUTH
+# (tests/postfix-harness.sh). Prints Markdown tables, writes JSON.
+# A benchmark, not a test: figures, never pass/fail; not part of make check.
+#
+#   usage: tests/bench/run.sh [--quick] [--runs N] [--json FILE] [--markdown FILE]
+#   env:   top_builddir (default: ./ if it holds src/sealpost/sealpost, else
+#          <source>/build), top_srcdir, PYTHON3
+#
+# Needs root (Postfix's master), postfix, sasl2-bin, libsasl2-modules;
+# installs msmtp (not msmtp-mta, which would conflict with Postfix) and
+# strace with apt-get when they are missing. Exit 77 when it cannot run.
+# Takes about 5 minutes on 2 cores; --quick (smaller counts) about 1.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
+if [ -z "${top_builddir:-}" ]; then
+	if [ -x ./src/sealpost/sealpost ]; then top_builddir=$(pwd); else top_builddir=$top_srcdir/build; fi
+fi
+: "${PYTHON3:=/usr/bin/python3}"
+: "${CC:=cc}"
+
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (the Postfix sink runs a private master)" >&2; exit 77; }
+[ -x /usr/sbin/postfix ] || { echo "bench: postfix is not installed" >&2; exit 77; }
+for p in sealpost/sealpost sealpostd/sealpostd; do
+	[ -x "$top_builddir/src/$p" ] || { echo "bench: $top_builddir/src/$p is not built" >&2; exit 77; }
+done
+
+apt_install() {
+	command -v apt-get >/dev/null 2>&1 || return 1
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1
+}
+command -v msmtp >/dev/null 2>&1 || apt_install msmtp ||
+	echo "bench: msmtp not installed: no side-by-side figures" >&2
+command -v strace >/dev/null 2>&1 || apt_install strace ||
+	echo "bench: strace not installed: no syscall checks" >&2
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sealpost-bench.XXXXXX")
+chmod 0755 "$work"
+cleanup() {
+	sh "$top_srcdir/tests/postfix-harness.sh" stop "$work/pf" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# The C drivers: from the build tree (make bench), else compiled here.
+helper() {
+	if [ -x "$top_builddir/tests/bench/$1" ]; then
+		echo "$top_builddir/tests/bench/$1"
+	else
+		"$CC" -O2 -o "$work/$1" "$here/$1.c" && echo "$work/$1"
+	fi
+}
+submitters=$(helper submitters)
+maxrss=$(helper maxrss)
+gnutls_variant=
+[ -x "$top_builddir/tests/bench/sealpost-gnutls" ] &&
+	gnutls_variant="--sealpost-gnutls $top_builddir/tests/bench/sealpost-gnutls"
+
+# shellcheck disable=SC2086 # gnutls_variant is two words or none
+"$PYTHON3" "$here/bench.py" \
+	--sealpost "$top_builddir/src/sealpost/sealpost" \
+	--sealpostd "$top_builddir/src/sealpostd/sealpostd" \
+	$gnutls_variant --submitters "$submitters" --maxrss "$maxrss" \
+	--harness "$top_srcdir/tests/postfix-harness.sh" --srcdir "$top_srcdir" \
+	--workdir "$work" "$@"
