@@ -29,6 +29,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 FE_FAULTS = ["after-temp-write", "after-msg-fsync", "after-msg-rename", "after-rename"]
@@ -55,6 +56,8 @@ class Crash:
                         "w_random": 0, "fe_killed": 0, "w_killed": 0,
                         "committed_killed": 0, "duplicates": 0, "crashes": 0}
         self.seq = 0
+        self.run_time = 0.05
+        self.fe_time = 0.005
         self.log = open(o.log, "ab")
 
     # ---- helpers ------------------------------------------------------
@@ -86,11 +89,13 @@ class Crash:
     def queue_one(self, rnd, size=None):
         """A message queued normally (must exit 0)."""
         m = self.new_msgid(rnd)
+        t0 = time.monotonic()
         p = self.frontend(m, 0)
         p.communicate(self.message(m, size or self.rng.randint(100, 4000)), timeout=30)
         if p.returncode != 0:
             raise Failure("round %d: sealpost exited %d queueing %s" % (rnd, p.returncode, m))
         self.accepted.add(m)
+        self.fe_time = 0.8 * self.fe_time + 0.2 * (time.monotonic() - t0)
         return m
 
     def worker(self, conf=None, fault=None, extra=()):
@@ -131,8 +136,11 @@ class Crash:
 
     def recover(self, rnd):
         self.backdate_leftovers()
+        t0 = time.monotonic()
         p = self.worker(extra=["--flush"])
         rc = p.wait(timeout=120)
+        # how long a run takes here: random kills aim inside that window
+        self.run_time = 0.8 * self.run_time + 0.2 * (time.monotonic() - t0)
         if rc != 0:
             self.figures["crashes"] += 1 if rc < 0 else 0
             raise Failure("round %d: recovery worker exited %d" % (rnd, rc))
@@ -202,15 +210,13 @@ class Crash:
                 p.wait(timeout=30)
         else:
             self.figures["fe_random"] += 1
-            delay = self.rng.uniform(0, 0.012)
-            try:
-                p.stdin.write(data)
-                p.stdin.close()
-            except BrokenPipeError:
-                pass
+            delay = self.rng.uniform(0, self.fe_time * (1 + size / 300000))
+            feeder = threading.Thread(target=feed, args=(p.stdin, data))
+            feeder.start()  # the clock runs from the start, not after the write
             time.sleep(delay)
             p.send_signal(signal.SIGKILL)
             p.wait(timeout=30)
+            feeder.join(30)
         rc = p.returncode
         if rc == 0:
             if fault:
@@ -245,7 +251,7 @@ class Crash:
                 raise Failure("round %d: worker fault point %s not reached (exit %d)" % (rnd, fault, rc))
         else:
             self.figures["w_random"] += 1
-            time.sleep(self.rng.uniform(0, 0.15 * k))
+            time.sleep(self.rng.uniform(0, self.run_time * (0.5 + 0.5 * k)))
             p.send_signal(signal.SIGKILL)
             rc = p.wait(timeout=60)
             if rc not in (0, -signal.SIGKILL):
@@ -286,6 +292,14 @@ class Crash:
         print("crash: crashes found (a process dying other than by our kill): %d" % f["crashes"])
         if lost:
             raise Failure("lost: %s" % lost[:5])
+
+
+def feed(pipe, data):
+    try:
+        pipe.write(data)
+        pipe.close()
+    except (BrokenPipeError, OSError):
+        pass
 
 
 def msgid_of(head):
