@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void bounce_init(struct bounces *b, size_t nrcpts, struct bounce_ids *queued)
+void bounce_init(struct bounces *b, size_t nrcpts, struct idlist *queued)
 {
 	b->n = nrcpts;
 	b->notes = xcalloc(nrcpts ? nrcpts : 1, sizeof(*b->notes));
@@ -27,21 +27,6 @@ void bounce_free(struct bounces *b)
 	free(b->notes);
 	b->notes = NULL;
 	b->n = 0;
-}
-
-void bounce_ids_add(struct bounce_ids *l, const char *id)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 8;
-		l->ids = xreallocarray(l->ids, l->cap, sizeof(*l->ids));
-	}
-	snprintf(l->ids[l->n++], SPOOL_ID_LEN + 1, "%s", id);
-}
-
-void bounce_ids_free(struct bounce_ids *l)
-{
-	free(l->ids);
-	memset(l, 0, sizeof(*l));
 }
 
 bool bounce_wants(unsigned notify, enum bounce_kind kind)
@@ -127,7 +112,7 @@ static int queue_kind(struct bounces *b, const struct sp_config *cfg, const char
 			log_msg(LOG_INFO, "%s: sender delivery status notification (%s, %zu recipient(s)): %s",
 				e->env.id, dsn_action_name(rep.action), k, id);
 			if (b->queued)
-				bounce_ids_add(b->queued, id);
+				idlist_add(b->queued, id);
 		} else {
 			log_msg(LOG_ERR, "%s: cannot queue the delivery status notification (%s): %s", e->env.id,
 				dsn_action_name(rep.action), err);
@@ -209,7 +194,7 @@ static void split_last_error(const char *text, char *host, size_t hostlen, const
 }
 
 bool bounce_warn_delay(const struct sp_config *cfg, const char *spool_dir, struct spool_entry *e, time_t now,
-		       struct bounce_ids *queued)
+		       struct idlist *queued)
 {
 	struct envelope *env = &e->env;
 	if (cfg->queue.delay_warning == 0 || (env->flags & ENV_WARNED) || no_notice_reason(env) ||
@@ -245,7 +230,7 @@ bool bounce_warn_delay(const struct sp_config *cfg, const char *spool_dir, struc
 			log_msg(LOG_INFO, "%s: sender delivery status notification (delayed, %zu recipient(s)): %s",
 				env->id, k, id);
 			if (queued)
-				bounce_ids_add(queued, id);
+				idlist_add(queued, id);
 			env->flags |= ENV_WARNED;
 			changed = true;
 		} else {

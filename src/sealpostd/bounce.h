@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "idlist.h"
 #include "outcome.h"
 #include "spool.h"
 
@@ -35,22 +36,14 @@ struct bounce_note {
 	time_t when;
 };
 
-/* Queue ids of the notifications queued (the caller delivers them next). */
-struct bounce_ids {
-	char (*ids)[SPOOL_ID_LEN + 1];
-	size_t n, cap;
-};
-
 struct bounces {
 	struct bounce_note *notes;  /* one per recipient of the envelope */
 	size_t n;
-	struct bounce_ids *queued;  /* may be NULL */
+	struct idlist *queued;      /* ids of the notifications queued; may be NULL */
 };
 
-void bounce_init(struct bounces *b, size_t nrcpts, struct bounce_ids *queued);
+void bounce_init(struct bounces *b, size_t nrcpts, struct idlist *queued);
 void bounce_free(struct bounces *b);
-void bounce_ids_add(struct bounce_ids *l, const char *id);
-void bounce_ids_free(struct bounce_ids *l);
 
 /* Whether recipient r wants a failure / delay / success notification. */
 bool bounce_wants(unsigned notify, enum bounce_kind kind);
@@ -79,7 +72,7 @@ bool bounce_flush(struct bounces *b, const struct sp_config *cfg, const char *sp
  * Returns true when the envelope changed (the caller saves it).
  */
 bool bounce_warn_delay(const struct sp_config *cfg, const char *spool_dir, struct spool_entry *e, time_t now,
-		       struct bounce_ids *queued);
+		       struct idlist *queued);
 
 /* The RFC 3463 status in a stored last_error ("host: 450 4.2.0 ..."),
  * else fallback. out holds 16 bytes. */

@@ -1,12 +1,23 @@
 /*
- * daemon.c - the long-running worker (see daemon.h). The wait between
- * runs is poll() on an inotify descriptor with a timeout until the next
- * deferred message is due (at most MAX_SLEEP), so new mail is picked up
- * at once and nothing polls the disk in a tight loop.
+ * daemon.c - the long-running worker (see daemon.h).
+ *
+ * The daemon itself never talks SMTP: it watches queue/ (inotify),
+ * decides what is due and hands batches of queue ids to worker children,
+ * at most queue.concurrency at once. A message queued while the daemon is
+ * idle goes to a new child at once; while every slot is busy it waits for
+ * the first child to finish its batch (at most BATCH messages), and mail
+ * named by inotify goes before the backlog. Children lock each message
+ * (spool.c), so other daemons and one-shot workers on the spool are safe.
+ *
+ * Signals are blocked except inside ppoll(), so a SIGTERM, SIGHUP or
+ * SIGCHLD can never slip in between a check and the wait. Runs as the
+ * worker's user.
  */
 #include "config.h"
 
 #include "daemon.h"
+#include "deliver.h"
+#include "idlist.h"
 #include "log.h"
 #include "queue_run.h"
 #include "spool.h"
@@ -15,17 +26,48 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
-#define MAX_SLEEP 300   /* seconds: rescan at least this often */
-#define BUSY_RETRY 2    /* seconds: something due but locked by another worker */
+#define MAX_SLEEP 300      /* seconds: rescan at least this often */
+#define BUSY_RETRY 2       /* seconds: rescan period without inotify */
+#define SCAN_GAP_MS 1000   /* at most one scan per second after children end */
+#define BATCH 32           /* messages per child, then its slot frees up */
+#define MAX_CHILDREN 64
+#define MAX_FRESH 4096     /* ids remembered from inotify; beyond: rescan */
+
+struct child {
+	pid_t pid;
+	struct idlist ids;
+};
+
+struct sched {
+	struct sp_config **cfg;
+	const struct daemon_options *o;
+	struct child kids[MAX_CHILDREN];
+	size_t nkids;
+	struct idlist fresh;     /* named by inotify, not yet dispatched */
+	struct idlist backlog;   /* due at the last scan, not yet dispatched */
+	uint64_t scan_at;        /* monotonic ms of the next scan */
+	uint64_t last_scan;
+	sigset_t run_mask;       /* the mask outside ppoll: our signals blocked */
+	sigset_t wait_mask;      /* inside ppoll */
+	int ino;
+	int lock;
+};
+
+static void on_child(int sig)
+{
+	(void)sig; /* only to interrupt ppoll */
+}
 
 static int take_lock(const char *spool_dir)
 {
@@ -44,6 +86,15 @@ static int take_lock(const char *spool_dir)
 	}
 	free(p);
 	return fd;
+}
+
+/* Our pid into an already open file (the lock file, the --pid-file). */
+static void write_pid(int fd)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	if (fd < 0 || ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)n, 0) != n)
+		log_msg(LOG_WARNING, "cannot write the pid file: %s", strerror(errno));
 }
 
 static int detach(void)
@@ -83,30 +134,38 @@ static int watch_queue(const struct sp_config *cfg)
 	return fd;
 }
 
-/* Read and discard pending events; true when one named an envelope. */
-static bool drain(int fd)
+/* Read pending events: every envelope named goes to fresh. */
+static void drain(struct sched *s)
 {
-	bool relevant = false;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	for (int rounds = 0; rounds < 64; rounds++) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(s->ino, buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		for (char *p = buf; p < buf + n;) {
+		for (char *p = buf; p + sizeof(struct inotify_event) <= buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 			size_t len = ev->len ? strnlen(ev->name, ev->len) : 0;
-			if ((ev->mask & IN_Q_OVERFLOW) || (len > 4 && strcmp(ev->name + len - 4, ".env") == 0))
-				relevant = true;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				s->scan_at = 0;
+			} else if (len == SPOOL_ID_LEN + 4 && strcmp(ev->name + SPOOL_ID_LEN, ".env") == 0) {
+				char id[SPOOL_ID_LEN + 1];
+				memcpy(id, ev->name, SPOOL_ID_LEN);
+				id[SPOOL_ID_LEN] = '\0';
+				if (s->fresh.n >= MAX_FRESH)
+					s->scan_at = 0; /* too many to remember: a scan finds them */
+				else if (spool_id_valid(id) && !idlist_has(&s->fresh, id))
+					idlist_add(&s->fresh, id);
+			}
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	return relevant;
 }
 
-static void reload(struct sp_config **cfg, const struct daemon_options *o, int *ino)
+static void reload(struct sched *s)
 {
 	struct sp_config *fresh = NULL;
 	char err[512];
+	const struct daemon_options *o = s->o;
 	if (conf_load(o->conf_path, false, &fresh, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "reload failed, keeping the running configuration: %s", err);
 		return;
@@ -117,16 +176,184 @@ static void reload(struct sp_config **cfg, const struct daemon_options *o, int *
 		conf_free(fresh);
 		return;
 	}
+	struct sp_config **cfg = s->cfg;
 	if (strcmp(fresh->spool_dir, (*cfg)->spool_dir) != 0)
 		log_msg(LOG_WARNING, "spool_dir changed: restart sealpostd to use %s", fresh->spool_dir);
 	free(fresh->spool_dir);
 	fresh->spool_dir = xstrdup((*cfg)->spool_dir); /* the lock and the watch stay valid */
-	conf_free(*cfg);
+	conf_free(*cfg); /* running children keep their own copy */
 	*cfg = fresh;
-	if (*ino >= 0)
-		close(*ino);
-	*ino = watch_queue(*cfg);
+	if (s->ino >= 0)
+		close(s->ino);
+	s->ino = watch_queue(*cfg);
+	s->scan_at = 0;
 	log_msg(LOG_INFO, "configuration reloaded from %s (%zu relay(s))", o->conf_path, (*cfg)->nrelays);
+}
+
+static bool in_flight(const struct sched *s, const char *id)
+{
+	for (size_t k = 0; k < s->nkids; k++)
+		if (idlist_has(&s->kids[k].ids, id))
+			return true;
+	return false;
+}
+
+/* Collect finished children; when no backlog is waiting, a scan soon
+ * learns the retry times they wrote. */
+static void reap(struct sched *s)
+{
+	for (;;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+		if (pid <= 0)
+			break;
+		for (size_t k = 0; k < s->nkids; k++) {
+			if (s->kids[k].pid != pid)
+				continue;
+			if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CANTCREAT)
+				log_msg(LOG_ERR, "a worker could not write the spool; its messages stay queued");
+			else if (WIFSIGNALED(st))
+				log_msg(LOG_WARNING, "worker %ld killed by signal %d; its messages stay queued",
+					(long)pid, WTERMSIG(st));
+			idlist_free(&s->kids[k].ids);
+			s->kids[k] = s->kids[--s->nkids];
+			break;
+		}
+	}
+	if (s->backlog.n == 0) {
+		uint64_t earliest = s->last_scan + SCAN_GAP_MS;
+		if (s->scan_at > earliest)
+			s->scan_at = earliest; /* learn the new retry times */
+	}
+}
+
+static void scan(struct sched *s)
+{
+	uint64_t now = now_ms();
+	struct idlist due = { 0 };
+	time_t next_due = 0;
+	s->last_scan = now;
+	if (queue_scan(*s->cfg, time(NULL), false, &due, &next_due) < 0)
+		log_msg(LOG_ERR, "cannot list the spool %s/queue: %s", (*s->cfg)->spool_dir, strerror(errno));
+	s->backlog.n = 0;
+	for (size_t i = 0; i < due.n; i++)
+		if (!in_flight(s, due.ids[i]) && !idlist_has(&s->fresh, due.ids[i]))
+			idlist_add(&s->backlog, due.ids[i]);
+	idlist_free(&due);
+	long wait_s = MAX_SLEEP;
+	time_t t = time(NULL);
+	if (next_due > 0)
+		wait_s = next_due > t ? (long)(next_due - t) : BUSY_RETRY; /* due but in flight */
+	if (wait_s > MAX_SLEEP)
+		wait_s = MAX_SLEEP;
+	if (s->ino < 0 && wait_s > BUSY_RETRY)
+		wait_s = BUSY_RETRY;
+	s->scan_at = now + (uint64_t)wait_s * 1000;
+}
+
+/* Is the message named by inotify worth a child (queued, due, not held)? */
+static bool fresh_is_due(const struct sched *s, const char *id)
+{
+	struct envelope env;
+	envelope_init(&env);
+	if (spool_read_envelope((*s->cfg)->spool_dir, id, &env, NULL, 0) < 0)
+		return false;
+	bool due = deliver_is_due(&env, time(NULL), false);
+	envelope_free(&env);
+	return due;
+}
+
+/* Fork a worker for batch (taken over). false when fork failed. */
+static bool start_child(struct sched *s, struct idlist *batch)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_msg(LOG_WARNING, "cannot start a worker: %s; retrying in %d s", strerror(errno), BUSY_RETRY);
+		s->scan_at = now_ms() + BUSY_RETRY * 1000;
+		idlist_free(batch);
+		return false;
+	}
+	if (pid == 0) {
+		/* the lock and the watch stay the daemon's alone */
+		close(s->lock);
+		if (s->ino >= 0)
+			close(s->ino);
+		sigset_t none;
+		sigemptyset(&none);
+		signal(SIGCHLD, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		struct run_options ro = { .trace = s->o->trace, .stop = s->o->stop };
+		int st = queue_deliver_ids(*s->cfg, &ro, batch->ids, batch->n, 0, 1);
+		log_close();
+		_exit(st == EX_CANTCREAT ? EX_CANTCREAT : 0);
+	}
+	s->kids[s->nkids].pid = pid;
+	s->kids[s->nkids].ids = *batch;
+	s->nkids++;
+	memset(batch, 0, sizeof(*batch));
+	return true;
+}
+
+/* Fill free slots: fresh mail first, then the backlog, BATCH per child. */
+static void dispatch(struct sched *s)
+{
+	size_t limit = (*s->cfg)->queue.concurrency ? (*s->cfg)->queue.concurrency : 1;
+	if (limit > MAX_CHILDREN)
+		limit = MAX_CHILDREN;
+	while (s->nkids < limit && (s->fresh.n > 0 || s->backlog.n > 0)) {
+		struct idlist batch = { 0 };
+		size_t used = 0;
+		for (; used < s->fresh.n && batch.n < BATCH; used++) {
+			const char *id = s->fresh.ids[used];
+			if (!idlist_has(&batch, id) && !in_flight(s, id) && fresh_is_due(s, id))
+				idlist_add(&batch, id);
+		}
+		idlist_drop_front(&s->fresh, used);
+		for (used = 0; used < s->backlog.n && batch.n < BATCH; used++) {
+			const char *id = s->backlog.ids[used];
+			if (!idlist_has(&batch, id) && !in_flight(s, id))
+				idlist_add(&batch, id);
+		}
+		idlist_drop_front(&s->backlog, used);
+		if (batch.n == 0)
+			continue; /* nothing due among those: look at the rest */
+		if (!start_child(s, &batch))
+			break;
+	}
+}
+
+/* Wait for inotify, a signal (stop, reload, child) or the next scan. */
+static void wait_for_work(struct sched *s)
+{
+	uint64_t now = now_ms();
+	if (*s->o->stop || *s->o->reload || s->scan_at <= now)
+		return;
+	uint64_t ms = s->scan_at - now;
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
+	struct pollfd p = { .fd = s->ino, .events = POLLIN };
+	int r = ppoll(&p, s->ino >= 0 ? 1 : 0, &ts, &s->wait_mask);
+	if (r > 0)
+		drain(s);
+}
+
+static void stop_children(struct sched *s)
+{
+	for (size_t k = 0; k < s->nkids; k++)
+		kill(s->kids[k].pid, SIGTERM);
+	while (s->nkids > 0) {
+		int st;
+		pid_t pid = waitpid(-1, &st, 0);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			break;
+		for (size_t k = 0; k < s->nkids; k++)
+			if (s->kids[k].pid == pid) {
+				idlist_free(&s->kids[k].ids);
+				s->kids[k] = s->kids[--s->nkids];
+				break;
+			}
+	}
 }
 
 int daemon_run(struct sp_config **cfg, const struct daemon_options *o)
@@ -143,51 +370,66 @@ int daemon_run(struct sp_config **cfg, const struct daemon_options *o)
 		fprintf(stderr, "sealpostd: cannot detach: %s\n", strerror(errno));
 		return EX_OSERR;
 	}
-	int ino = watch_queue(*cfg);
-	log_msg(LOG_INFO, "started: spool %s, %zu relay(s)", (*cfg)->spool_dir, (*cfg)->nrelays);
-	struct run_options ro = { .trace = o->trace, .stop = o->stop };
+	write_pid(lock);
+	if (o->pid_fd >= 0)
+		write_pid(o->pid_fd);
+
+	struct sched *s = xcalloc(1, sizeof(*s));
+	s->cfg = cfg;
+	s->o = o;
+	s->lock = lock;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigset_t ours;
+	sigemptyset(&ours);
+	sigaddset(&ours, SIGTERM);
+	sigaddset(&ours, SIGINT);
+	sigaddset(&ours, SIGHUP);
+	sigaddset(&ours, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &ours, &s->run_mask);
+	s->wait_mask = s->run_mask;
+	sigdelset(&s->wait_mask, SIGTERM);
+	sigdelset(&s->wait_mask, SIGINT);
+	sigdelset(&s->wait_mask, SIGHUP);
+	sigdelset(&s->wait_mask, SIGCHLD);
+
+	s->ino = watch_queue(*cfg);
+	spool_cleanup((*cfg)->spool_dir, 3600);
+	log_msg(LOG_INFO, "started: spool %s, %zu relay(s), up to %u worker(s)", (*cfg)->spool_dir,
+		(*cfg)->nrelays, (*cfg)->queue.concurrency);
+	uint64_t next_cleanup = now_ms() + 3600 * 1000;
 	while (!*o->stop) {
 		if (*o->reload) {
 			*o->reload = 0;
-			reload(cfg, o, &ino);
+			reload(s);
 		}
-		if (ino >= 0)
-			drain(ino);
-		int r = queue_run(*cfg, &ro, NULL);
-		if (r != 0)
-			log_msg(LOG_ERR, "queue run failed (status %d); retrying in %d s", r, MAX_SLEEP / 10);
-		if (*o->stop)
-			break;
-		time_t now = time(NULL);
-		time_t next = queue_next_due(*cfg);
-		long wait_s = MAX_SLEEP;
-		if (r != 0)
-			wait_s = MAX_SLEEP / 10;
-		else if (next > 0)
-			wait_s = next <= now ? BUSY_RETRY : (long)(next - now);
-		if (wait_s > MAX_SLEEP)
-			wait_s = MAX_SLEEP;
-		if (ino < 0 && wait_s > BUSY_RETRY)
-			wait_s = BUSY_RETRY;
-		/* sleep until new mail, the next due time, or a signal */
-		uint64_t deadline = now_ms() + (uint64_t)wait_s * 1000;
-		while (!*o->stop && !*o->reload) {
-			uint64_t t = now_ms();
-			if (t >= deadline)
-				break;
-			struct pollfd p = { .fd = ino, .events = POLLIN };
-			int pr = poll(&p, ino >= 0 ? 1 : 0, (int)(deadline - t));
-			if (pr > 0) {
-				if (drain(ino))
-					break;
-			} else if (pr < 0 && errno != EINTR) {
-				break;
-			}
+		reap(s);
+		if (s->ino >= 0)
+			drain(s);
+		uint64_t now = now_ms();
+		if (s->scan_at <= now)
+			scan(s);
+		if (now >= next_cleanup) {
+			spool_cleanup((*cfg)->spool_dir, 3600);
+			next_cleanup = now + 3600 * 1000;
 		}
+		dispatch(s);
+		wait_for_work(s);
 	}
+	log_msg(LOG_INFO, "stopping: waiting for %zu worker(s) to finish their current message", s->nkids);
+	stop_children(s);
 	log_msg(LOG_INFO, "stopped");
-	if (ino >= 0)
-		close(ino);
+	sigprocmask(SIG_SETMASK, &s->run_mask, NULL);
+	if (s->ino >= 0)
+		close(s->ino);
+	idlist_free(&s->fresh);
+	idlist_free(&s->backlog);
+	free(s);
+	if (o->pid_fd >= 0 && o->pid_path)
+		unlink(o->pid_path);
 	close(lock);
 	return 0;
 }

@@ -18,7 +18,7 @@
 
 struct deliver_stats {
 	unsigned messages, sent, deferred, bounced;
-	struct bounce_ids dsn_ids;  /* notifications queued meanwhile: deliver them next */
+	struct idlist dsn_ids;       /* notifications queued meanwhile: deliver them next */
 };
 
 /* Whether env has a recipient to try now (flush: ignore backoff). Held

@@ -15,6 +15,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/deliver.c src/sealpostd/deliver.h \
 	src/sealpostd/dsn.c src/sealpostd/dsn.h \
 	src/sealpostd/bounce.c src/sealpostd/bounce.h \
+	src/sealpostd/idlist.c src/sealpostd/idlist.h \
 	src/sealpostd/queue_run.c src/sealpostd/queue_run.h \
 	src/sealpostd/daemon.c src/sealpostd/daemon.h \
 	src/sealpostd/probe.c src/sealpostd/probe.h \

@@ -17,6 +17,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,7 +59,8 @@ static void install_signals(void)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: sealpostd [-C FILE] [-v] [-d]            run as a daemon (foreground unless -d)\n"
+		"usage: sealpostd [-C FILE] [-v] [-d] [--pid-file FILE]\n"
+		"                                                run as a daemon (foreground unless -d)\n"
 		"       sealpostd [-C FILE] [-v] --once [--flush] [--id ID]\n"
 		"                                                deliver what is due, then exit\n"
 		"       sealpostd [-C FILE] --check-config       validate and print the settings\n"
@@ -67,6 +69,7 @@ static void usage(FILE *out)
 		"  -C FILE          config file (default %s)\n"
 		"  -v               log to stderr too; twice: trace the SMTP dialogue\n"
 		"  -d, --daemonize  detach from the terminal\n"
+		"  --pid-file FILE  daemon: write its pid to FILE (removed at a clean stop)\n"
 		"  --once           one queue run (same as sealpost -q)\n"
 		"  --flush          with --once: retry deferred messages now\n"
 		"  --id ID          with --once: only this message; exit 0 delivered,\n"
@@ -110,13 +113,14 @@ int main(int argc, char **argv)
 {
 	ensure_std_fds();
 	umask(027);
-	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH };
+	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE };
 	static const struct option longopts[] = {
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "probe", no_argument, NULL, OPT_PROBE },
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "flush", no_argument, NULL, OPT_FLUSH },
+		{ "pid-file", required_argument, NULL, OPT_PIDFILE },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -124,6 +128,7 @@ int main(int argc, char **argv)
 	};
 	const char *conf_path = NULL;
 	const char *only_id = NULL;
+	const char *pid_path = NULL;
 	enum mode mode = MODE_DAEMON;
 	int modes = 0, verbose = 0;
 	bool detach = false, flush = false;
@@ -141,6 +146,7 @@ int main(int argc, char **argv)
 		case OPT_PROBE: mode = MODE_PROBE; modes++; break;
 		case OPT_ID: only_id = optarg; break;
 		case OPT_FLUSH: flush = true; break;
+		case OPT_PIDFILE: pid_path = optarg; break;
 		default:
 			if (optopt && optopt < 256)
 				fprintf(stderr, "sealpostd: unknown option -%c\n", optopt);
@@ -155,7 +161,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (modes > 1 || ((only_id || flush) && mode != MODE_ONCE) || (detach && mode != MODE_DAEMON)) {
+	if (modes > 1 || ((only_id || flush) && mode != MODE_ONCE) ||
+	    ((detach || pid_path) && mode != MODE_DAEMON)) {
 		fprintf(stderr, "sealpostd: conflicting options\n");
 		usage(stderr);
 		return EX_USAGE;
@@ -193,7 +200,21 @@ int main(int argc, char **argv)
 		conf_free(cfg);
 		return EX_SOFTWARE;
 	}
+	/* the pid file is opened with our original rights (e.g. in /run) and
+	 * written once the daemon holds the spool lock; O_TRUNC would clobber
+	 * a running daemon's file before the lock tells us it runs */
+	int pid_fd = -1;
+	if (pid_path) {
+		pid_fd = open(pid_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (pid_fd < 0) {
+			fprintf(stderr, "sealpostd: cannot open the pid file %s: %s\n", pid_path, strerror(errno));
+			conf_free(cfg);
+			return EX_CANTCREAT;
+		}
+	}
 	if (privdrop_worker(mode == MODE_DAEMON) < 0) { /* root never talks to the network */
+		if (pid_fd >= 0)
+			close(pid_fd);
 		conf_free(cfg);
 		return EX_NOPERM;
 	}
@@ -211,6 +232,7 @@ int main(int argc, char **argv)
 	} else {
 		struct daemon_options dopt = {
 			.conf_path = conf_path, .detach = detach, .trace = trace,
+			.pid_fd = pid_fd, .pid_path = pid_path,
 			.stop = &stop_flag, .reload = &reload_flag,
 		};
 		status = daemon_run(&cfg, &dopt);

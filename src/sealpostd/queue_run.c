@@ -9,6 +9,7 @@
 
 #include "queue_run.h"
 #include "deliver.h"
+#include "idlist.h"
 #include "log.h"
 #include "relay.h"
 #include "spool.h"
@@ -26,20 +27,6 @@
 #define MAX_WORKERS 64
 #define MESSAGES_PER_WORKER 8
 #define TMP_MAX_AGE 3600 /* seconds before a leftover tmp/ file is removed */
-
-struct idlist {
-	char (*ids)[SPOOL_ID_LEN + 1];
-	size_t n, cap;
-};
-
-static void idlist_add(struct idlist *l, const char *id)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->ids = xreallocarray(l->ids, l->cap, sizeof(*l->ids));
-	}
-	snprintf(l->ids[l->n++], SPOOL_ID_LEN + 1, "%s", id);
-}
 
 struct scan {
 	const struct sp_config *cfg;
@@ -130,7 +117,7 @@ int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, 
 	if (stats.messages > 0)
 		log_msg(LOG_INFO, "queue run: %u message(s): %u recipient(s) sent, %u deferred, %u bounced",
 			stats.messages, stats.sent, stats.deferred, stats.bounced);
-	bounce_ids_free(&stats.dsn_ids);
+	idlist_free(&stats.dsn_ids);
 	return spool_trouble && !o->only_id ? EX_CANTCREAT : status;
 }
 
@@ -225,6 +212,15 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 	}
 	free(sc.due.ids);
 	return result == EX_CANTCREAT ? EX_CANTCREAT : 0;
+}
+
+int queue_scan(const struct sp_config *cfg, time_t now, bool flush, struct idlist *due, time_t *next_due)
+{
+	struct scan sc = { .cfg = cfg, .now = now, .flush = flush };
+	int r = spool_list(cfg->spool_dir, scan_one, &sc);
+	*due = sc.due;
+	*next_due = sc.next_due;
+	return r;
 }
 
 time_t queue_next_due(const struct sp_config *cfg)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "idlist.h"
 #include "spool.h"
 
 struct run_options {
@@ -38,6 +39,14 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
  */
 int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, char (*ids)[SPOOL_ID_LEN + 1], size_t n,
 		      size_t start, size_t step);
+
+/*
+ * List the messages due now (flush: every deferred one too), oldest first,
+ * read without locks (a hint: the worker decides again under the lock),
+ * and the earliest next attempt of any queued, not held message (0: none;
+ * now or earlier: something is due). 0, or -1 when queue/ cannot be read.
+ */
+int queue_scan(const struct sp_config *cfg, time_t now, bool flush, struct idlist *due, time_t *next_due);
 
 /* The earliest next_attempt among queued, not held messages; 0 when
  * nothing is waiting (then the daemon only waits for new mail). */
