@@ -35,7 +35,9 @@ int log_open(const char *ident, const char *spec, bool json)
 		return 0;
 	}
 	if (strncmp(spec, "file:", 5) == 0 && spec[5] == '/') {
-		int fd = open(spec + 5, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+		/* /proc/1/fd/2 (a container's log) is a magic link: let it be */
+		int nofollow = strncmp(spec + 5, "/proc/", 6) == 0 ? 0 : O_NOFOLLOW;
+		int fd = open(spec + 5, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | nofollow, 0640);
 		if (fd < 0)
 			return -1;
 		target = LOG_TO_FILE;

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "worker_kick.h"
+#include "priv.h"
 #include "util.h"
 
 #include <errno.h>
@@ -88,10 +89,16 @@ int worker_run_queue(const struct sp_config *cfg, const struct options *o)
 }
 
 /* The caller may wait on our stdout/stderr pipes (PHP, cron) and must not
- * wait for the worker: it gets /dev/null and nothing else. */
-static void detach_stdio(void)
+ * wait for the worker: it gets /dev/null and nothing else, except that
+ * with log = "stderr" (containers, where stderr is the log) it keeps fd 2. */
+static void detach_stdio(const struct sp_config *cfg)
 {
+	int keep = strcmp(cfg->log, "stderr") == 0 ? dup(2) : -1;
 	stdio_to_devnull();
+	if (keep >= 0) {
+		dup2(keep, 2);
+		close(keep);
+	}
 	closefrom(3);
 }
 
@@ -99,6 +106,11 @@ int worker_kick(const struct sp_config *cfg, const struct options *o, const char
 {
 	if (o->delivery == DELIVER_QUEUE_ONLY || cfg->nrelays == 0)
 		return 0;
+	/* In a setgid install a worker started as an ordinary caller can read
+	 * neither the spool nor the relay secret: delivery is the daemon's
+	 * (or the timer's) job there. */
+	if (priv_started_setgid() && getuid() != 0)
+		return o->delivery == DELIVER_INTERACTIVE ? EX_TEMPFAIL : 0;
 	if (o->delivery == DELIVER_BACKGROUND && daemon_running(cfg))
 		return 0; /* it watches the spool and has seen the message already */
 
@@ -116,7 +128,7 @@ int worker_kick(const struct sp_config *cfg, const struct options *o, const char
 			if (fork() != 0)
 				_exit(0);
 			setsid();
-			detach_stdio();
+			detach_stdio(cfg);
 		}
 		execv(worker, (char *const *)argv);
 		_exit(EX_UNAVAILABLE);
