@@ -33,7 +33,7 @@ CLI (the contract other tests rely on):
                                         ciphers, like scenario tls-old)
       [--delay S]                       delay every reply (scenario slow: 0.2)
       [--fail-first N]                  451 at MAIL for the first N transactions
-      [--flaky 'tempfail=P,drop=P'] [--seed N]
+      [--flaky 'tempfail=P,drop=P,...'] [--seed N] [--stall-time S]
       [--accept-cleartext]              accept MAIL/RCPT/DATA before STARTTLS
       [--hostname NAME]                 greeting/EHLO name (smarthost.test)
       [--pid-file F]
@@ -55,7 +55,8 @@ Transcript (--transcript): one JSON object per line:
   thrown away as RFC 3207 requires), "auth-attempt MECH", "auth-success USER",
   "auth-failure USER", "bare-lf-in-data", "bare-cr-in-data",
   "long-line-in-data", "delivered N", "dropped-mid-data",
-  "dropped-after-eod", "silent-discarded" (+ "bytes"), "too-many-connections".
+  "dropped-after-eod", "dropped-after-250", "stalled", "silent-discarded"
+  (+ "bytes"), "too-many-connections".
 
 Delivery (--maildir DIR), per accepted transaction n = 1, 2, ...:
   DIR/n.eml   the DATA bytes exactly as received, dot-unstuffed, line ends
@@ -107,7 +108,11 @@ Scenarios (--scenario):
   flaky                    nothing by itself: use --flaky (works with any
                            scenario): per transaction, "tempfail" = 451 at
                            MAIL, "drop" = close after the final dot with no
-                           reply and nothing stored
+                           reply and nothing stored, "drop-mid-data" = close
+                           after the first DATA line, "drop-after-250" =
+                           store, reply 250, close at once, "stall" = wait
+                           --stall-time seconds (default 2) before the reply
+                           to the final dot (then store and reply 250)
 """
 
 import argparse
@@ -205,10 +210,10 @@ class Server:
             if self.transactions <= self.opts.fail_first:
                 return "tempfail"
             r = self.rng.random()
-        if r < self.flaky.get("tempfail", 0.0):
-            return "tempfail"
-        if r < self.flaky.get("tempfail", 0.0) + self.flaky.get("drop", 0.0):
-            return "drop"
+        for fault in FLAKY_KEYS:
+            if r < self.flaky.get(fault, 0.0):
+                return fault
+            r -= self.flaky.get(fault, 0.0)
         return None
 
     def deliver(self, meta, body):
@@ -232,6 +237,9 @@ def record_sni(sslobj, server_name, ctx):
     sslobj.sealpost_sni = server_name
 
 
+FLAKY_KEYS = ("tempfail", "drop", "drop-mid-data", "drop-after-250", "stall")
+
+
 def parse_flaky(spec):
     out = {}
     if not spec:
@@ -239,7 +247,7 @@ def parse_flaky(spec):
     for item in spec.split(","):
         key, _, val = item.partition("=")
         key = key.strip()
-        if key not in ("tempfail", "drop"):
+        if key not in FLAKY_KEYS:
             raise ValueError("unknown --flaky key %r" % key)
         out[key] = float(val)
     return out
@@ -736,6 +744,9 @@ class Session:
             self.log("event", f)
         if self.o.no_data_transcript:
             self.log("event", "data-received", bytes=len(body))
+        if self.fault == "stall":
+            self.log("event", "stalled")
+            time.sleep(self.o.stall_time)
         if self.sc("drop-after-eod") or self.fault == "drop":
             self.log("event", "dropped-after-eod", size=len(body))
             raise Closed("scenario")
@@ -759,6 +770,10 @@ class Session:
             self.log("event", "delivered %d" % n)
             self.reply(*self.multi("250 2.0.0 Message accepted",
                                    "250 2.0.0 Ok: queued as %d" % n))
+            if self.fault == "drop-after-250":
+                self.flush()
+                self.log("event", "dropped-after-250")
+                raise Closed("flaky")
         self.reset()
 
     def read_data(self):
@@ -780,7 +795,7 @@ class Session:
                 line = line[1:]
             parts.append(line)
             prev_crlf = line.endswith(b"\r\n")
-            if first and self.sc("drop-mid-data"):
+            if first and (self.sc("drop-mid-data") or self.fault == "drop-mid-data"):
                 self.log("event", "dropped-mid-data")
                 raise Closed("scenario")
             first = False
@@ -873,6 +888,7 @@ def parse_args(argv):
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--flaky", default="")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--stall-time", type=float, default=2.0)
     p.add_argument("--accept-cleartext", action="store_true")
     p.add_argument("--hostname", default="smarthost.test")
     p.add_argument("--pid-file")
