@@ -71,7 +71,7 @@ clean-local-fault-build:
 STRESS_ENV = top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' PYTHON3='$(PYTHON3)' \
 	FAULT_BUILD='$(FAULT_BUILD)' CRASH_ROUNDS=360 FLAKY_MESSAGES=10000 FLAKY_SUBMITTERS=20 \
 	HOSTILE_FULL=1
-STRESS_TESTS = crash fulldisk
+STRESS_TESTS = crash fulldisk flaky
 check-stress: all $(check_PROGRAMS) fault-build
 	@pass=0; fail=0; mkdir -p tests/stress; \
 	for t in $(STRESS_TESTS); do \
@@ -84,3 +84,5 @@ check-stress: all $(check_PROGRAMS) fault-build
 	done; \
 	echo "$$pass passed, $$fail failed"; test $$fail -eq 0
 .PHONY: check-stress
+TESTS += tests/stress/flaky.sh
+EXTRA_DIST += tests/stress/flaky.sh tests/stress/flaky.py
