@@ -10,5 +10,6 @@ src_sealpost_sealpost_SOURCES = \
 	src/sealpost/mailq.c src/sealpost/mailq.h \
 	src/sealpost/bs.c src/sealpost/bs.h src/sealpost/bs_parse.c \
 	src/sealpost/priv.c src/sealpost/priv.h \
-	src/sealpost/worker_kick.c src/sealpost/worker_kick.h
+	src/sealpost/worker_kick.c src/sealpost/worker_kick.h \
+	src/sealpost/queue_control.c src/sealpost/queue_control.h
 src_sealpost_sealpost_LDADD = src/sealpost/libintake.a $(COMMON_LIBS)

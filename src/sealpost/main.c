@@ -14,6 +14,7 @@
 #include "mailq.h"
 #include "options.h"
 #include "priv.h"
+#include "queue_control.h"
 #include "submit.h"
 #include "util.h"
 #include "worker_kick.h"
@@ -162,6 +163,35 @@ static int verify_mode(const struct options *o, const struct submit_ctx *ctx)
 	return status;
 }
 
+/* --hold, --release, --delete: each id under its lock; released messages
+ * are handed to the worker like new mail. */
+static int queue_control_mode(const struct sp_config *cfg, const struct options *o)
+{
+	int status = 0;
+	bool *released = xcalloc(o->nrecipients, sizeof(*released));
+	for (size_t i = 0; i < o->nrecipients; i++) {
+		char err[512] = "";
+		priv_raise();
+		int r = queue_control_one(cfg->spool_dir, o->queue_action, o->recipients[i], getuid(), stdout, err,
+					  sizeof(err));
+		priv_lower();
+		if (r) {
+			fprintf(stderr, "%s: %s\n", prog, err);
+			if (!status)
+				status = r;
+		} else {
+			released[i] = o->queue_action == QUEUE_RELEASE;
+		}
+	}
+	fflush(stdout);
+	priv_drop();
+	for (size_t i = 0; i < o->nrecipients; i++)
+		if (released[i])
+			worker_kick(cfg, o, o->recipients[i]);
+	free(released);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	priv_init();
@@ -211,6 +241,12 @@ int main(int argc, char **argv)
 	if (o.mode == MODE_QUEUE_RUN) {
 		priv_drop();
 		return worker_run_queue(cfg, &o);
+	}
+	if (o.mode == MODE_QUEUE_CONTROL) {
+		int r = queue_control_mode(cfg, &o);
+		conf_free(cfg);
+		log_close();
+		return r;
 	}
 	if (o.mode == MODE_LIST) {
 		/* like Postfix, anyone may list the queue (ids, sizes, addresses) */

@@ -163,6 +163,12 @@ static int set_queue(struct options *o, const char *v, char *err, size_t errlen)
 	return -1;
 }
 
+static void set_queue_action(struct options *o, enum queue_action a)
+{
+	o->mode = MODE_QUEUE_CONTROL;
+	o->queue_action = a;
+}
+
 static int parse_word(int argc, char **argv, int *i, struct options *o, char *err, size_t errlen)
 {
 	const char *w = argv[*i] + 1;
@@ -221,6 +227,12 @@ int options_parse(int argc, char **argv, const char *prog, struct options *o, ch
 		if (a[1] == '-') {
 			if (strcmp(a, "--json") == 0)
 				o->json = true;
+			else if (strcmp(a, "--hold") == 0)
+				set_queue_action(o, QUEUE_HOLD);
+			else if (strcmp(a, "--release") == 0)
+				set_queue_action(o, QUEUE_RELEASE);
+			else if (strcmp(a, "--delete") == 0)
+				set_queue_action(o, QUEUE_DELETE);
 			else if (strcmp(a, "--help") == 0)
 				o->mode = MODE_HELP;
 			else if (strcmp(a, "--version") == 0)
@@ -240,6 +252,18 @@ int options_parse(int argc, char **argv, const char *prog, struct options *o, ch
 		set_err(err, errlen, "--json goes with -bp (mailq)");
 		return -1;
 	}
+	if (o->mode == MODE_QUEUE_CONTROL) {
+		if (o->nrecipients == 0) {
+			set_err(err, errlen, "--hold, --release and --delete need queue ids");
+			return -1;
+		}
+		for (size_t k = 0; k < o->nrecipients; k++) {
+			if (!spool_id_valid(o->recipients[k])) {
+				set_err(err, errlen, "not a queue id: %.64s", o->recipients[k]);
+				return -1;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -252,6 +276,8 @@ void options_usage(const char *prog)
 		"       %s -bs            SMTP dialogue on stdin/stdout\n"
 		"       %s -bv rcpt...    show how recipients would be routed\n"
 		"       %s -q[f] | -qI<id> run the queue (all, or one message) now\n"
+		"       %s --hold|--release|--delete ID...\n"
+		"                         hold, release or delete queued messages (root or owner)\n"
 		"See sealpost(8).\n",
-		prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog);
 }

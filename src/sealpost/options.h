@@ -19,6 +19,7 @@ enum run_mode {
 	MODE_ALIASES,   /* -bi, newaliases */
 	MODE_VERIFY,    /* -bv */
 	MODE_QUEUE_RUN, /* -q, -qf */
+	MODE_QUEUE_CONTROL, /* --hold, --release, --delete ID... */
 	MODE_HELP,
 	MODE_VERSION,
 };
@@ -27,6 +28,13 @@ enum delivery_mode {
 	DELIVER_BACKGROUND,  /* -odb (default) */
 	DELIVER_INTERACTIVE, /* -odi: wait for the attempt */
 	DELIVER_QUEUE_ONLY,  /* -odq */
+};
+
+/* Queue control (sealpost extensions, like postsuper -h/-H/-d). */
+enum queue_action {
+	QUEUE_HOLD,     /* --hold ID...: never delivered until released */
+	QUEUE_RELEASE,  /* --release ID...: due again at once */
+	QUEUE_DELETE,   /* --delete ID...: removed without a bounce */
 };
 
 struct options {
@@ -44,6 +52,7 @@ struct options {
 	const char *ret;         /* -R: "FULL" / "HDRS" */
 	const char *envid;       /* -V */
 	const char *queue_id;    /* -qI<id>: one message */
+	enum queue_action queue_action; /* MODE_QUEUE_CONTROL; the ids are the remaining words */
 	char **recipients;       /* the remaining words */
 	size_t nrecipients;
 };

@@ -59,6 +59,9 @@ static const struct opt_case cases[] = {
 	{ "DSN options", "sendmail", { "-N", "success,failure", "-R", "hdrs", "-V", "abc123", "a@x" }, 1, MODE_DELIVER, DELIVER_BACKGROUND, 0, 0, NULL, NULL, NULL, 1, "a@x" },
 	{ "mdadm -t", "sendmail", { "-t" }, 1, MODE_DELIVER, DELIVER_BACKGROUND, 1, 0, NULL, NULL, NULL, 0, NULL },
 	{ "-F separate", "sendmail", { "-F", "Web Server", "a@x" }, 1, MODE_DELIVER, DELIVER_BACKGROUND, 0, 0, NULL, "Web Server", NULL, 1, "a@x" },
+	{ "--hold ID", "sendmail", { "--hold", "0123456789ABCDEF" }, 1, MODE_QUEUE_CONTROL, DELIVER_BACKGROUND, 0, 0, NULL, NULL, NULL, 1, "0123456789ABCDEF" },
+	{ "--release two ids", "sendmail", { "--release", "0123456789ABCDEF", "69299C8009A3F1B2" }, 1, MODE_QUEUE_CONTROL, DELIVER_BACKGROUND, 0, 0, NULL, NULL, NULL, 2, "0123456789ABCDEF" },
+	{ "-C then --delete", "sendmail", { "-C", "/etc/x.conf", "--delete", "0123456789ABCDEF" }, 1, MODE_QUEUE_CONTROL, DELIVER_BACKGROUND, 0, 0, NULL, NULL, "/etc/x.conf", 1, "0123456789ABCDEF" },
 	/* usage errors */
 	{ .name = "unknown option", .prog = "sendmail", .argv = { "-k", "a@x" }, .ok = 0 },
 	{ .name = "unknown in a bundle", .prog = "sendmail", .argv = { "-tk" }, .ok = 0 },
@@ -74,6 +77,10 @@ static const struct opt_case cases[] = {
 	{ .name = "-b alone", .prog = "sendmail", .argv = { "-b" }, .ok = 0 },
 	{ .name = "--json without -bp", .prog = "sendmail", .argv = { "--json", "a@x" }, .ok = 0 },
 	{ .name = "bad -qI", .prog = "sendmail", .argv = { "-qIzz" }, .ok = 0 },
+	{ .name = "--hold without id", .prog = "sendmail", .argv = { "--hold" }, .ok = 0 },
+	{ .name = "--delete with a non-id", .prog = "sendmail", .argv = { "--delete", "../../etc/passwd" }, .ok = 0 },
+	{ .name = "--release lower-case id", .prog = "sendmail", .argv = { "--release", "0123456789abcdef" }, .ok = 0 },
+	{ .name = "--hold with an address", .prog = "sendmail", .argv = { "--hold", "0123456789ABCDEF", "a@x" }, .ok = 0 },
 };
 
 int main(void)
@@ -127,6 +134,14 @@ int main(void)
 	CHECK_STR(o.queue_id, "0123456789ABCDEF", "-qI id");
 	char *a3[] = { "sendmail", "-bp", "--json", NULL };
 	CHECK(options_parse(3, a3, "sendmail", &o, err, sizeof(err)) == 0 && o.json, "--json");
+	char *a4[] = { "sendmail", "--hold", "0123456789ABCDEF", NULL };
+	CHECK(options_parse(3, a4, "sendmail", &o, err, sizeof(err)) == 0 && o.queue_action == QUEUE_HOLD, "--hold action");
+	char *a5[] = { "sendmail", "--release", "0123456789ABCDEF", NULL };
+	CHECK(options_parse(3, a5, "sendmail", &o, err, sizeof(err)) == 0 && o.queue_action == QUEUE_RELEASE,
+	      "--release action");
+	char *a6[] = { "sendmail", "--delete", "0123456789ABCDEF", NULL };
+	CHECK(options_parse(3, a6, "sendmail", &o, err, sizeof(err)) == 0 && o.queue_action == QUEUE_DELETE,
+	      "--delete action");
 	unsigned bits;
 	CHECK(options_parse_notify("SUCCESS,Delay", &bits) == 0 && bits == (NOTIFY_SUCCESS | NOTIFY_DELAY), "notify bits");
 	CHECK(options_parse_notify("", &bits) < 0, "empty notify");
