@@ -1,0 +1,99 @@
+#!/bin/sh
+# tests/queue-locking.sh - one spool, many workers: a daemon and four
+# `sealpostd --once` runs (each with its own worker children) started
+# together deliver each of 500 messages exactly once (counted by
+# Message-ID at the smarthost); the lock of a worker killed with SIGKILL
+# mid-delivery does not block its message, neither for a one-shot worker
+# nor inside the daemon, whose killed child's message is delivered by
+# another. The run time of the 500-message case is printed.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/lib-smarthost.sh"
+. "$top_srcdir/tests/worker-lib.sh"
+need_certs
+
+A=alice@example.org
+B=bob@example.net
+N=${QUEUE_LOCKING_MESSAGES:-500}
+
+numbered() { printf 'From: %s\nTo: %s\nSubject: n%s\nMessage-ID: <n%s@example.org>\n\nmessage %s\n' "$A" "$B" "$1" "$1" "$1"; }
+
+many_workers_exactly_once() {
+	wcase many
+	start_smarthost --no-data-transcript --max-connections 200 --idle-timeout 120
+	WCONC=4 wconf "$(relay_conf main "$SMTP_PORT")"
+	_i=1
+	while [ $_i -le "$N" ]; do numbered $_i | enqueue "$A" "$B" >/dev/null; _i=$((_i + 1)); done
+	[ "$(queued_count)" = "$N" ] || fail "queued $(queued_count) of $N"
+	_t0=$(date +%s%N)
+	"$SEALPOSTD" -C "$CONF" 2>>"$WLOG" &
+	_dpid=$!
+	_pids=""
+	for k in 1 2 3 4; do
+		"$SEALPOSTD" -C "$CONF" --once 2>>"$CASE/once$k.log" &
+		_pids="$_pids $!"
+	done
+	for p in $_pids; do wait "$p" || fail "a --once worker failed"; done
+	wait_delivered "$N" 120 || fail "only $(delivered_count) of $N delivered"
+	_n=200
+	while [ "$(queued_count)" != 0 ] && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
+	_ms=$(( ($(date +%s%N) - _t0) / 1000000 ))
+	kill -TERM "$_dpid"
+	wait "$_dpid" || fail "daemon exit status"
+	[ "$(queued_count)" = 0 ] || fail "$(queued_count) left in the queue"
+	sleep 0.3 # anything delivered twice would be in by now
+	grep -h '^Message-ID:' "$SMTP_MAILDIR"/*.eml | tr -d '\r' | sort > "$CASE/ids"
+	_dups=$(uniq -d "$CASE/ids" | head -5)
+	[ -z "$_dups" ] || fail "delivered more than once: $_dups"
+	[ "$(uniq "$CASE/ids" | wc -l)" = "$N" ] || fail "$(uniq "$CASE/ids" | wc -l) distinct messages, want $N"
+	[ "$(wc -l < "$CASE/ids")" = "$N" ] || fail "$(wc -l < "$CASE/ids") deliveries, want $N"
+	# more than one worker really took part
+	_who=$(cat "$WLOG" "$CASE"/once*.log | sed -n 's/^sealpostd\[\([0-9]*\)\]: [0-9A-F]*: to=.*status=sent.*/\1/p' | sort -u | wc -l)
+	[ "$_who" -ge 2 ] || fail "only $_who worker process(es) delivered"
+	echo "# $N messages, 1 daemon + 4 --once runs (concurrency 4 each): all delivered exactly once in $_ms ms by $_who worker processes" >&2
+}
+
+killed_oneshot() {
+	wcase killed-once
+	start_smarthost --scenario slow
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	numbered 1 | enqueue "$A" "$B" >/dev/null
+	"$SEALPOSTD" -C "$CONF" --once 2>>"$WLOG" &
+	_wpid=$!
+	_n=200
+	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.02; _n=$((_n - 1)); done
+	kill -KILL "$_wpid"
+	wait "$_wpid" 2>/dev/null || true
+	[ "$(queued_count)" = 1 ] || fail "the killed worker's message is not queued"
+	_t0=$(date +%s%N)
+	run_worker --flush
+	_ms=$(( ($(date +%s%N) - _t0) / 1000000 ))
+	wait_delivered 1 10 || fail "the killed worker's lock blocked the message: $(cat "$WLOG")"
+	[ "$(queued_count)" = 0 ] || fail "still queued"
+	[ "$(transcript_events | grep -c '^delivered')" = 1 ] || fail "delivered more than once"
+	echo "# message of a SIGKILLed worker delivered by the next run after $_ms ms" >&2
+}
+
+killed_daemon_child() {
+	wcase killed-child
+	start_smarthost --scenario slow
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	"$SEALPOSTD" -C "$CONF" 2>>"$WLOG" &
+	_dpid=$!
+	_n=100
+	while ! grep -q "started" "$WLOG" && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
+	numbered 1 | enqueue "$A" "$B" >/dev/null
+	_n=200
+	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.02; _n=$((_n - 1)); done
+	_child=$(pgrep -P "$_dpid" | head -1)
+	[ -n "$_child" ] || fail "no worker child found"
+	kill -KILL "$_child"
+	wait_delivered 1 15 || fail "the daemon did not redeliver after its child was killed: $(cat "$WLOG")"
+	expect_log "killed by signal 9; its messages stay queued"
+	kill -0 "$_dpid" || fail "the daemon died with its child"
+	kill -TERM "$_dpid"
+	wait "$_dpid" || fail "daemon exit status"
+	[ "$(queued_count)" = 0 ] || fail "still queued"
+	[ "$(transcript_events | grep -c '^delivered')" = 1 ] || fail "delivered more than once"
+}
+
+run_cases many_workers_exactly_once killed_oneshot killed_daemon_child
