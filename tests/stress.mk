@@ -71,7 +71,7 @@ clean-local-fault-build:
 STRESS_ENV = top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' PYTHON3='$(PYTHON3)' \
 	FAULT_BUILD='$(FAULT_BUILD)' CRASH_ROUNDS=360 FLAKY_MESSAGES=10000 FLAKY_SUBMITTERS=20 \
 	HOSTILE_FULL=1
-STRESS_TESTS = crash fulldisk flaky
+STRESS_TESTS = crash fulldisk flaky hostile
 check-stress: all $(check_PROGRAMS) fault-build
 	@pass=0; fail=0; mkdir -p tests/stress; \
 	for t in $(STRESS_TESTS); do \
@@ -86,3 +86,5 @@ check-stress: all $(check_PROGRAMS) fault-build
 .PHONY: check-stress
 TESTS += tests/stress/flaky.sh
 EXTRA_DIST += tests/stress/flaky.sh tests/stress/flaky.py
+TESTS += tests/stress/hostile.sh
+EXTRA_DIST += tests/stress/hostile.sh tests/stress/hostile.py tests/stress/peakrss.c
