@@ -88,3 +88,11 @@ TESTS += tests/stress/flaky.sh
 EXTRA_DIST += tests/stress/flaky.sh tests/stress/flaky.py
 TESTS += tests/stress/hostile.sh
 EXTRA_DIST += tests/stress/hostile.sh tests/stress/hostile.py tests/stress/peakrss.c
+
+# `make check-valgrind`: unit tests, corpus replays and real runs of both
+# programs under valgrind memcheck; ends with "N passed, N failed".
+EXTRA_DIST += tests/stress/valgrind.sh tests/stress/valgrind.supp
+check-valgrind: all $(check_PROGRAMS)
+	@top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' PYTHON3='$(PYTHON3)' \
+		$(SHELL) $(abs_top_srcdir)/tests/stress/valgrind.sh
+.PHONY: check-valgrind
