@@ -51,7 +51,9 @@ void envelope_free(struct envelope *env)
 
 void envelope_add_rcpt(struct envelope *env, const char *addr, const char *orcpt, unsigned notify)
 {
-	env->rcpts = xreallocarray(env->rcpts, env->nrcpts + 1, sizeof(*env->rcpts));
+	/* capacity doubles at each power of two: linear, not quadratic, copying */
+	if ((env->nrcpts & (env->nrcpts - 1)) == 0)
+		env->rcpts = xreallocarray(env->rcpts, env->nrcpts ? env->nrcpts * 2 : 1, sizeof(*env->rcpts));
 	struct spool_rcpt *r = &env->rcpts[env->nrcpts++];
 	memset(r, 0, sizeof(*r));
 	r->addr = xstrdup(addr);
