@@ -35,12 +35,14 @@ EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/README \
 	tests/fuzz/conf tests/fuzz/envelope
 
 # `make fuzz`: every target under libFuzzer for FUZZ_SECONDS each (clang;
+# FUZZ_SEED=0 for a random seed;
 # skipped with a message when libFuzzer is missing).
 FUZZ_SECONDS = 60
+FUZZ_SEED = 1
 fuzz: $(CONFIG_HEADER)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	CONFUSE_CFLAGS='$(CONFUSE_CFLAGS)' CONFUSE_LIBS='$(CONFUSE_LIBS)' \
-	FUZZ_SECONDS='$(FUZZ_SECONDS)' $(SHELL) $(top_srcdir)/tests/fuzz/run.sh
+	FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_SEED='$(FUZZ_SEED)' $(SHELL) $(top_srcdir)/tests/fuzz/run.sh
 .PHONY: fuzz
 clean-local: clean-local-fuzz
 clean-local-fuzz:

@@ -6,7 +6,9 @@
 # bug, then add the input to tests/fuzz/TARGET/ as a regression case.
 # Without clang or libFuzzer it says so and exits 0 (skipped).
 #   env: top_srcdir top_builddir CONFUSE_CFLAGS CONFUSE_LIBS [FUZZ_CC]
-#        [FUZZ_SECONDS] [FUZZ_TARGETS] [FUZZ_JOBS]
+#        [FUZZ_SECONDS] [FUZZ_TARGETS]
+#        [FUZZ_SEED] (default 1: a run is repeatable, so CI does not fail
+#        by chance; 0 = a new random seed each run, for longer sessions)
 # Prints per target: runs (execs), corpus size, crashes; then the line
 # "N passed, N failed". Runs unprivileged code only; writes under the
 # build tree.
@@ -15,6 +17,7 @@ src=${top_srcdir:?}
 bld=${top_builddir:?}
 cc=${FUZZ_CC:-clang}
 secs=${FUZZ_SECONDS:-60}
+seed=${FUZZ_SEED:-1}
 targets=${FUZZ_TARGETS:-"address intake reply bs conf envelope"}
 out="$bld/tests/fuzz/bin"
 work="$bld/tests/fuzz/work"
@@ -71,7 +74,7 @@ for t in $targets; do
 	rm -rf "$work/$t"; mkdir -p "$work/$t"
 	log="$out/fuzz_$t.log"
 	# new inputs go to the scratch corpus; the seeds are read only
-	"$out/fuzz_$t" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	"$out/fuzz_$t" -seed="$seed" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$art/$t-" "$work/$t" "$src/tests/fuzz/$t" \
 		>"$log" 2>&1
 	rc=$?
