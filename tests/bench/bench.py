@@ -98,6 +98,7 @@ class Bench:
             m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
             cpu = m.group(1) if m else ""
         return {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "cpu": cpu,
+                "load_start": os.getloadavg()[0],
                 "kernel": platform.release(), "debian": debian, "postfix": self.sink.version(),
                 "msmtp": out([self.msmtp, "--version"]).split("\n")[0] if self.msmtp else None,
                 "commit": out(["git", "-C", self.a.srcdir, "rev-parse", "--short", "HEAD"])}
@@ -198,6 +199,15 @@ class Bench:
                                      "delivery_delay_ms": bl.summary(self.delays(off)),
                                      "traffic": self.sink.traffic(poff)}
         self.sink.wait_idle()
+        # the same, each run alone: the previous delivery is over before
+        # the next run starts, so nothing competes for the 2 cores
+        spaced = []
+        for _ in range(max(10, self.runs // 4)):
+            spaced += self.tools.submit(self.SP, n=1, stdin=self.msg4k)["latencies_ms"]
+            self.wait_spool_empty(60)
+            self.wait_daemon_quiet()
+        self.R["frontend_daemon"]["spaced_wall_ms"] = bl.summary(spaced)
+        self.sink.wait_idle()
 
     def frontend_no_daemon(self):
         """No daemon (a container): each front end starts a one-shot worker."""
@@ -245,6 +255,7 @@ class Bench:
             "daemon_cpu_ms_per_message": round(daemon_cpu * 1000 / n, 3),
             "frontend_wall_ms": bl.summary(r["latencies_ms"]),
             "daemon_vm_hwm_kib": bl.vm_hwm_kib(self.daemon.pid),
+            "daemon_memory_kib": bl.memory_map(self.daemon.pid),
             "traffic": self.sink.traffic(poff)}
         self.sink.wait_idle()
 
@@ -286,8 +297,13 @@ class Bench:
             res["worker_" + label] = self.tools.peak_rss(self.SPD + ["--once"])
             if self.queued():
                 raise RuntimeError("the %s message was not delivered" % label)
+            if self.SPG:
+                res["frontend_gnutls_" + label] = self.tools.peak_rss(self.SPG, path)
+                self.purge_spool()
             if self.msmtp:
                 res["msmtp_" + label] = self.tools.peak_rss(self.MS, path)
+        res["sealpostd_version_only"] = self.tools.peak_rss([self.a.sealpostd, "--version"])
+        res["true"] = self.tools.peak_rss(["/bin/true"])
         self.R["peak_rss_kib"] = res
         self.sink.wait_idle()
 
@@ -355,6 +371,7 @@ class Bench:
             self.stop_daemon()
             self.sink.stop()
         self.R["total_s"] = round(time.monotonic() - t_all, 1)
+        self.R.setdefault("machine", {})["load_end"] = os.getloadavg()[0]
         return self.R
 
 

@@ -86,6 +86,29 @@ def vm_hwm_kib(pid):
     return None
 
 
+def memory_map(pid, top=8):
+    """Rss, Pss and private memory (KiB) of a running process, and the
+    mappings that hold the most resident memory."""
+    per, cur = {}, "[anon]"
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                cur = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+            elif parts[0] == "Rss:":
+                per[cur] = per.get(cur, 0) + int(parts[1])
+    roll = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                roll[parts[0].rstrip(":")] = int(parts[1])
+    biggest = sorted(per.items(), key=lambda kv: -kv[1])[:top]
+    return {"rss": roll.get("Rss"), "pss": roll.get("Pss"),
+            "private": roll.get("Private_Clean", 0) + roll.get("Private_Dirty", 0),
+            "anonymous": roll.get("Anonymous"), "largest": biggest}
+
+
 def count_files(directory, suffix=""):
     try:
         return sum(1 for n in os.listdir(directory) if n.endswith(suffix))
