@@ -98,7 +98,7 @@ class Bench:
             m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
             cpu = m.group(1) if m else ""
         return {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "cpu": cpu,
-                "load_start": os.getloadavg()[0],
+                "load_start": round(os.getloadavg()[0], 2),
                 "kernel": platform.release(), "debian": debian, "postfix": self.sink.version(),
                 "msmtp": out([self.msmtp, "--version"]).split("\n")[0] if self.msmtp else None,
                 "commit": out(["git", "-C", self.a.srcdir, "rev-parse", "--short", "HEAD"])}
@@ -359,6 +359,9 @@ class Bench:
                   ("throughput, no daemon", self.throughput_no_daemon),
                   ("throughput, msmtp", self.throughput_msmtp), ("peak RSS", self.memory),
                   ("strace checks", self.tracing), ("backlog", self.backlog)]
+        if self.a.only:
+            wanted = self.a.only.split(",")
+            phases = [(n, fn) for n, fn in phases if fn.__name__ in wanted]
         t_all = time.monotonic()
         try:
             self.setup()
@@ -371,7 +374,7 @@ class Bench:
             self.stop_daemon()
             self.sink.stop()
         self.R["total_s"] = round(time.monotonic() - t_all, 1)
-        self.R.setdefault("machine", {})["load_end"] = os.getloadavg()[0]
+        self.R.setdefault("machine", {})["load_end"] = round(os.getloadavg()[0], 2)
         return self.R
 
 
@@ -389,6 +392,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", default="bench-results.json")
     ap.add_argument("--markdown")
+    ap.add_argument("--only", help="comma-separated phases (method names), e.g. throughput_daemon,backlog")
     a = ap.parse_args()
     a.benchdir = os.path.dirname(os.path.abspath(__file__))
     results = Bench(a).run()

@@ -6,6 +6,7 @@
 # A benchmark, not a test: figures, never pass/fail; not part of make check.
 #
 #   usage: tests/bench/run.sh [--quick] [--runs N] [--json FILE] [--markdown FILE]
+#                             [--only PHASE,...]   (method names in bench.py)
 #   env:   top_builddir (default: ./ if it holds src/sealpost/sealpost, else
 #          <source>/build), top_srcdir, PYTHON3
 #
