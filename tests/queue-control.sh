@@ -49,6 +49,7 @@ hold_release() {
 	sp "-qI$_id" 2>>"$WLOG"
 	"$SEALPOSTD" -C "$CONF" 2>>"$WLOG" &
 	_dpid=$!
+	case_owns "$!"
 	sleep 1
 	[ "$(delivered_count)" = 0 ] || fail "a held message was delivered"
 	# released with the daemon running: it goes out at once
@@ -147,6 +148,7 @@ hold_during_delivery() {
 	_id=$(queue_id busy)
 	"$SEALPOSTD" -C "$CONF" --once 2>>"$WLOG" &
 	_wpid=$!
+	case_owns "$!"
 	_n=200
 	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.02; _n=$((_n - 1)); done
 	kill -0 "$_wpid" 2>/dev/null || fail "the worker finished too early for this test"

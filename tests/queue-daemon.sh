@@ -20,6 +20,7 @@ queue_msg() { msg "$1" | "$SEALPOST" -C "$CONF" -odq -t || fail "sealpost could 
 start_daemon() {
 	"$SEALPOSTD" -C "$CONF" "$@" 2>>"$WLOG" &
 	DPID=$!
+	case_owns "$!"
 	_n=100
 	while ! grep -q "started" "$WLOG" && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
 	grep -q "started" "$WLOG" || fail "daemon did not start: $(cat "$WLOG")"
@@ -130,6 +131,26 @@ bounce_through_daemon() {
 	stop_daemon
 }
 
+odi_with_daemon() {
+	# -odi while a daemon watches the spool: the exit status is still the
+	# outcome of the delivery attempt (the daemon must not take the message
+	# from under the worker sealpost started)
+	wcase odi-daemon
+	start_smarthost --scenario rcpt-mixed
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	start_daemon
+	for i in 1 2 3 4 5; do
+		printf 'To: ok%s@example.net\nSubject: odi%s\n\nhi\n' "$i" "$i" |
+			"$SEALPOST" -C "$CONF" -odi -t || fail "-odi delivered: exit $? (round $i)"
+		if printf 'To: ok%s@example.net, no%s@example.net\nSubject: odi-mixed%s\n\nhi\n' "$i" "$i" "$i" |
+			"$SEALPOST" -C "$CONF" -odi -t; then rc=0; else rc=$?; fi
+		# one recipient accepted, one refused: nothing left queued, a failure
+		[ "$rc" = 69 ] || fail "-odi with a failed recipient: exit $rc, want 69 (round $i)"
+	done
+	stop_daemon
+	[ "$(queued_count)" = 0 ] || fail "left in the queue"
+}
+
 pid_file() {
 	wcase pidfile
 	start_smarthost
@@ -137,6 +158,7 @@ pid_file() {
 	"$SEALPOSTD" -C "$CONF" -d --pid-file "$CASE/sealpostd.pid" 2>>"$WLOG" || fail "-d: exit $?"
 	wait_for_file "$CASE/sealpostd.pid" 5 || fail "no pid file"
 	_pid=$(cat "$CASE/sealpostd.pid")
+	case_owns "$_pid"
 	kill -0 "$_pid" || fail "pid file names no running process"
 	[ "$(cat "$SPOOL/sealpostd.lock")" = "$_pid" ] || fail "lock file does not name the daemon"
 	# a second daemon must not clobber the pid file
@@ -151,4 +173,6 @@ pid_file() {
 	[ ! -e "$CASE/sealpostd.pid" ] || fail "pid file left behind"
 }
 
-run_cases idle_pickup busy_pickup retry_when_due schedule_survives_restart bounce_through_daemon pid_file
+# QUEUE_DAEMON_CASES="name ..." runs only those cases
+run_cases ${QUEUE_DAEMON_CASES:-idle_pickup busy_pickup retry_when_due schedule_survives_restart \
+	bounce_through_daemon odi_with_daemon pid_file}

@@ -27,6 +27,7 @@ many_workers_exactly_once() {
 	_t0=$(date +%s%N)
 	"$SEALPOSTD" -C "$CONF" 2>>"$WLOG" &
 	_dpid=$!
+	case_owns "$!"
 	_pids=""
 	for k in 1 2 3 4; do
 		"$SEALPOSTD" -C "$CONF" --once 2>>"$CASE/once$k.log" &
@@ -59,6 +60,7 @@ killed_oneshot() {
 	numbered 1 | enqueue "$A" "$B" >/dev/null
 	"$SEALPOSTD" -C "$CONF" --once 2>>"$WLOG" &
 	_wpid=$!
+	case_owns "$!"
 	_n=200
 	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.02; _n=$((_n - 1)); done
 	kill -KILL "$_wpid"
@@ -79,6 +81,7 @@ killed_daemon_child() {
 	wconf "$(relay_conf main "$SMTP_PORT")"
 	"$SEALPOSTD" -C "$CONF" 2>>"$WLOG" &
 	_dpid=$!
+	case_owns "$!"
 	_n=100
 	while ! grep -q "started" "$WLOG" && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
 	numbered 1 | enqueue "$A" "$B" >/dev/null

@@ -89,6 +89,7 @@ check_config() {
 start_daemon() {
 	"$SEALPOSTD" -C "$CONF" 2>>"$WLOG" &
 	DPID=$!
+	case_owns "$!"
 	_n=100
 	while ! grep -q "started" "$WLOG" && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
 	grep -q "started" "$WLOG" || fail "daemon did not start: $(cat "$WLOG")"

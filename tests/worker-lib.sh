@@ -21,6 +21,8 @@
 #   no_cleartext        nothing but EHLO/STARTTLS/QUIT went out in cleartext
 #   no_tls_c2s          the client sent nothing at all inside TLS
 #   no_auth_attempt     no AUTH reached the server
+#   case_owns PID       stop PID (SIGTERM) when the case ends, even when it
+#                       fails (daemons started in a case)
 #   run_cases FUNC...   run each case function in a subshell, report
 #                       ok/skip/FAIL per case, fail the script if one failed
 
@@ -121,6 +123,16 @@ no_tls_c2s() {
 
 no_auth_attempt() {
 	! transcript_events | grep -q '^auth-' || fail "$(basename "$CASE"): credentials were offered"
+}
+
+_case_pids=""
+_case_cleanup() {
+	for _p in $_case_pids; do kill -TERM "$_p" 2>/dev/null || true; done
+	_smarthost_cleanup
+}
+case_owns() {
+	_case_pids="$_case_pids $1"
+	trap '_case_cleanup' EXIT
 }
 
 run_cases() {

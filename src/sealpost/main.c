@@ -19,7 +19,10 @@
 #include "util.h"
 #include "worker_kick.h"
 
+#include <fcntl.h>
 #include <pwd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +87,44 @@ static int read_stdin_into(struct submission *s, bool ignore_dots, char *err, si
 	return status;
 }
 
+/*
+ * -odi: lock the message file as a worker would, while it is still in
+ * tmp/ (before the commit makes it visible), so that a daemon watching
+ * the spool leaves it to the worker we start, whose exit status becomes
+ * ours. The lock moves with the file into queue/. -1 when not possible:
+ * the worker then waits for whoever has the message.
+ */
+static int lock_file(const char *path)
+{
+	priv_raise();
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	priv_lower();
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* After the commit: is fd still the queued message? (A quoted-printable
+ * re-encoding at commit replaces the file; then lock the new one.) */
+static int relock_queued(const struct sp_config *cfg, const char *id, int fd)
+{
+	char *p = xasprintf("%s/queue/%s.msg", cfg->spool_dir, id);
+	struct stat held, named;
+	priv_raise();
+	bool same = fd >= 0 && fstat(fd, &held) == 0 && stat(p, &named) == 0 && held.st_dev == named.st_dev &&
+		    held.st_ino == named.st_ino;
+	priv_lower();
+	if (!same) {
+		if (fd >= 0)
+			close(fd);
+		fd = lock_file(p);
+	}
+	free(p);
+	return fd;
+}
+
 static int deliver_mode(const struct options *o, const struct submit_ctx *ctx)
 {
 	char err[512] = "";
@@ -103,6 +144,9 @@ static int deliver_mode(const struct options *o, const struct submit_ctx *ctx)
 		r = submit_add_rcpt(&s, o->recipients[i], err, sizeof(err));
 	if (r == 0)
 		r = read_stdin_into(&s, o->ignore_dots, err, sizeof(err));
+	int lock_fd = -1;
+	if (r == 0 && o->delivery == DELIVER_INTERACTIVE && s.writer.tmp_path)
+		lock_fd = lock_file(s.writer.tmp_path);
 	char id[SPOOL_ID_LEN + 1];
 	if (r == 0)
 		r = submit_commit(&s, id, err, sizeof(err));
@@ -112,8 +156,13 @@ static int deliver_mode(const struct options *o, const struct submit_ctx *ctx)
 		die(r, err);
 	log_msg(LOG_INFO, "%s: uid=%lu user=%s queued", id, (unsigned long)ctx->uid, ctx->user);
 
+	if (o->delivery == DELIVER_INTERACTIVE)
+		lock_fd = relock_queued(ctx->cfg, id, lock_fd);
 	priv_drop(); /* nothing below needs the spool group */
-	return worker_kick(ctx->cfg, o, id);
+	r = worker_kick(ctx->cfg, o, id, lock_fd);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return r;
 }
 
 struct verify_ctx {
@@ -187,7 +236,7 @@ static int queue_control_mode(const struct sp_config *cfg, const struct options 
 	priv_drop();
 	for (size_t i = 0; i < o->nrecipients; i++)
 		if (released[i])
-			worker_kick(cfg, o, o->recipients[i]);
+			worker_kick(cfg, o, o->recipients[i], -1);
 	free(released);
 	return status;
 }
@@ -275,7 +324,7 @@ int main(int argc, char **argv)
 	if (o.mode == MODE_SMTP) {
 		r = bs_session(&ctx, 0, 1);
 		priv_drop();
-		worker_kick(cfg, &o, NULL); /* whatever the session queued */
+		worker_kick(cfg, &o, NULL, -1); /* whatever the session queued */
 	}
 	else if (o.mode == MODE_VERIFY)
 		r = verify_mode(&o, &ctx);

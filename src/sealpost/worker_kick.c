@@ -56,8 +56,10 @@ static bool daemon_running(const struct sp_config *cfg)
 }
 
 /* flush: ignore the retry schedule (sendmail -q, like postqueue -f) */
+#define WORKER_ARGS 12
+
 static void build_argv(const struct sp_config *cfg, const char *worker, const char *id, bool verbose,
-		       bool flush, const char *argv[9])
+		       bool flush, const char *lock_fd, const char *argv[WORKER_ARGS])
 {
 	int i = 0;
 	argv[i++] = worker;
@@ -71,6 +73,10 @@ static void build_argv(const struct sp_config *cfg, const char *worker, const ch
 	if (id) {
 		argv[i++] = "--id";
 		argv[i++] = id;
+		if (lock_fd) {
+			argv[i++] = "--lock-fd";
+			argv[i++] = lock_fd;
+		}
 	}
 	if (verbose)
 		argv[i++] = "-v";
@@ -79,9 +85,9 @@ static void build_argv(const struct sp_config *cfg, const char *worker, const ch
 
 int worker_run_queue(const struct sp_config *cfg, const struct options *o)
 {
-	const char *argv[9];
+	const char *argv[WORKER_ARGS];
 	char *worker = find_worker();
-	build_argv(cfg, worker, o->queue_id, o->queue_foreground || o->verbose, true, argv);
+	build_argv(cfg, worker, o->queue_id, o->queue_foreground || o->verbose, true, NULL, argv);
 	execv(worker, (char *const *)argv);
 	fprintf(stderr, "sealpost: cannot run %s: %s\n", worker, strerror(errno));
 	free(worker);
@@ -102,7 +108,7 @@ static void detach_stdio(const struct sp_config *cfg)
 	closefrom(3);
 }
 
-int worker_kick(const struct sp_config *cfg, const struct options *o, const char *id)
+int worker_kick(const struct sp_config *cfg, const struct options *o, const char *id, int lock_fd)
 {
 	if (o->delivery == DELIVER_QUEUE_ONLY || cfg->nrelays == 0)
 		return 0;
@@ -114,9 +120,13 @@ int worker_kick(const struct sp_config *cfg, const struct options *o, const char
 	if (o->delivery == DELIVER_BACKGROUND && daemon_running(cfg))
 		return 0; /* it watches the spool and has seen the message already */
 
-	const char *argv[9];
+	const char *argv[WORKER_ARGS];
 	char *worker = find_worker();
-	build_argv(cfg, worker, id, o->verbose && o->delivery == DELIVER_INTERACTIVE, false, argv);
+	bool pass_lock = lock_fd >= 0 && o->delivery == DELIVER_INTERACTIVE && id;
+	char fdnum[16];
+	snprintf(fdnum, sizeof(fdnum), "%d", lock_fd);
+	build_argv(cfg, worker, id, o->verbose && o->delivery == DELIVER_INTERACTIVE, false, pass_lock ? fdnum : NULL,
+		   argv);
 	pid_t pid = fork();
 	if (pid < 0) {
 		free(worker);
@@ -130,6 +140,8 @@ int worker_kick(const struct sp_config *cfg, const struct options *o, const char
 			setsid();
 			detach_stdio(cfg);
 		}
+		if (pass_lock)
+			fcntl(lock_fd, F_SETFD, 0); /* the worker inherits the lock */
 		execv(worker, (char *const *)argv);
 		_exit(EX_UNAVAILABLE);
 	}

@@ -282,7 +282,7 @@ static bool start_child(struct sched *s, struct idlist *batch)
 		sigemptyset(&none);
 		signal(SIGCHLD, SIG_DFL);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		struct run_options ro = { .trace = s->o->trace, .stop = s->o->stop };
+		struct run_options ro = { .trace = s->o->trace, .stop = s->o->stop, .lock_fd = -1 };
 		int st = queue_deliver_ids(*s->cfg, &ro, batch->ids, batch->n, 0, 1);
 		log_close();
 		_exit(st == EX_CANTCREAT ? EX_CANTCREAT : 0);

@@ -74,6 +74,8 @@ static void usage(FILE *out)
 		"  --flush          with --once: retry deferred messages now\n"
 		"  --id ID          with --once: only this message; exit 0 delivered,\n"
 		"                   75 still queued, 69 failed\n"
+		"  --lock-fd N      with --id: descriptor N holds the message's lock\n"
+		"                   (sealpost -odi passes it so a daemon cannot race)\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    print the version\n",
 		conf_default_path());
@@ -113,7 +115,7 @@ int main(int argc, char **argv)
 {
 	ensure_std_fds();
 	umask(027);
-	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE };
+	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE, OPT_LOCKFD };
 	static const struct option longopts[] = {
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
@@ -121,6 +123,7 @@ int main(int argc, char **argv)
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "flush", no_argument, NULL, OPT_FLUSH },
 		{ "pid-file", required_argument, NULL, OPT_PIDFILE },
+		{ "lock-fd", required_argument, NULL, OPT_LOCKFD },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -129,6 +132,7 @@ int main(int argc, char **argv)
 	const char *conf_path = NULL;
 	const char *only_id = NULL;
 	const char *pid_path = NULL;
+	int lock_fd = -1;
 	enum mode mode = MODE_DAEMON;
 	int modes = 0, verbose = 0;
 	bool detach = false, flush = false;
@@ -147,6 +151,15 @@ int main(int argc, char **argv)
 		case OPT_ID: only_id = optarg; break;
 		case OPT_FLUSH: flush = true; break;
 		case OPT_PIDFILE: pid_path = optarg; break;
+		case OPT_LOCKFD: {
+			uint64_t v;
+			if (!parse_u64(optarg, &v) || v < 3 || v > 65535) {
+				fprintf(stderr, "sealpostd: --lock-fd needs a descriptor number\n");
+				return EX_USAGE;
+			}
+			lock_fd = (int)v;
+			break;
+		}
 		default:
 			if (optopt && optopt < 256)
 				fprintf(stderr, "sealpostd: unknown option -%c\n", optopt);
@@ -161,7 +174,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (modes > 1 || ((only_id || flush) && mode != MODE_ONCE) ||
+	if (modes > 1 || ((only_id || flush) && mode != MODE_ONCE) || (lock_fd >= 0 && !only_id) ||
 	    ((detach || pid_path) && mode != MODE_DAEMON)) {
 		fprintf(stderr, "sealpostd: conflicting options\n");
 		usage(stderr);
@@ -224,7 +237,8 @@ int main(int argc, char **argv)
 	if (mode == MODE_PROBE) {
 		status = probe_relays(cfg, trace, stdout);
 	} else if (mode == MODE_ONCE) {
-		struct run_options ro = { .flush = flush, .only_id = only_id, .trace = trace, .stop = &stop_flag };
+		struct run_options ro = { .flush = flush, .only_id = only_id, .trace = trace, .stop = &stop_flag,
+					 .lock_fd = lock_fd };
 		int id_status = 0;
 		status = queue_run(cfg, &ro, &id_status);
 		if (status == 0 && only_id)

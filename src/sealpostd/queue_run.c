@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -60,14 +62,75 @@ static int scan_one(const char *id, void *ctx)
 	return 0;
 }
 
+/*
+ * --id with --lock-fd: the front end (-odi) locked queue/ID.msg right
+ * after queueing it, before a daemon could take it, and handed the
+ * descriptor down. Take that lock over: the same file (device and inode),
+ * then the envelope, checked as spool_open_entry() checks it. 0, or -1
+ * (the usual open follows, which also moves a damaged entry aside).
+ */
+static int adopt_entry(const char *spool_dir, const char *id, int fd, struct spool_entry *e)
+{
+	struct stat held, named;
+	char *p = xasprintf("%s/queue/%s.msg", spool_dir, id);
+	bool same = fstat(fd, &held) == 0 && stat(p, &named) == 0 && held.st_dev == named.st_dev &&
+		    held.st_ino == named.st_ino;
+	free(p);
+	/* flock on a description that holds the lock already just keeps it */
+	if (!same || flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return -1;
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	if (spool_read_envelope(spool_dir, id, &e->env, NULL, 0) < 0)
+		return -1;
+	if ((uint64_t)held.st_size != e->env.size) {
+		envelope_free(&e->env);
+		return -1;
+	}
+	e->msg_fd = fd;
+	return 0;
+}
+
+/* --id: another worker (a daemon) has the message; wait for it, bounded
+ * by the longest a delivery attempt can take. true when it is ours now. */
+static bool wait_for_lock(const struct sp_config *cfg, const struct run_options *o, const char *id,
+			  struct spool_entry *e, int *r)
+{
+	uint64_t limit = now_ms() + 1000ull * (cfg->timeouts.connect + 4ull * cfg->timeouts.command +
+					       cfg->timeouts.data + 60);
+	char err[256] = "";
+	while (*r == 1 && now_ms() < limit && !(o->stop && *o->stop)) {
+		struct envelope env;
+		envelope_init(&env);
+		bool queued = spool_read_envelope(cfg->spool_dir, id, &env, NULL, 0) == 0;
+		envelope_free(&env);
+		if (!queued)
+			return false;
+		struct timespec ts = { 0, 50 * 1000000L };
+		nanosleep(&ts, NULL);
+		*r = spool_open_entry(cfg->spool_dir, id, e, err, sizeof(err));
+	}
+	return *r == 0;
+}
+
 /* Lock and deliver one message if it is (still) due. Returns
- * deliver_entry()'s status, or -1 when it was skipped. */
-static int deliver_one(const struct sp_config *cfg, struct relay_pool *pool, const char *id, bool flush,
-		       struct deliver_stats *stats)
+ * deliver_entry()'s status, or -1 when it was skipped; with --id, 0 when
+ * another worker finished it while we waited. */
+static int deliver_one(const struct sp_config *cfg, const struct run_options *o, struct relay_pool *pool,
+		       const char *id, bool flush, struct deliver_stats *stats)
 {
 	struct spool_entry e;
 	char err[256] = "";
-	int r = spool_open_entry(cfg->spool_dir, id, &e, err, sizeof(err));
+	bool only = o->only_id && strcmp(o->only_id, id) == 0;
+	int r = 1;
+	if (only && o->lock_fd >= 0 && adopt_entry(cfg->spool_dir, id, o->lock_fd, &e) == 0)
+		r = 0;
+	else
+		r = spool_open_entry(cfg->spool_dir, id, &e, err, sizeof(err));
+	if (r == 1 && only && !wait_for_lock(cfg, o, id, &e, &r) && r == 1) {
+		log_msg(LOG_INFO, "%s: finished by another worker meanwhile", id);
+		return 0;
+	}
 	if (r == 1)
 		return -1; /* busy (another worker has it) or just delivered */
 	if (r < 0) {
@@ -94,7 +157,7 @@ int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, 
 			stopped = true;
 			break;
 		}
-		int r = deliver_one(cfg, &pool, ids[i], o->flush || o->only_id, &stats);
+		int r = deliver_one(cfg, o, &pool, ids[i], o->flush || o->only_id, &stats);
 		if (r < 0)
 			continue;
 		status = r;
@@ -108,7 +171,7 @@ int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, 
 			stopped = true;
 			break;
 		}
-		if (deliver_one(cfg, &pool, stats.dsn_ids.ids[i], false, &stats) == EX_CANTCREAT)
+		if (deliver_one(cfg, o, &pool, stats.dsn_ids.ids[i], false, &stats) == EX_CANTCREAT)
 			spool_trouble = true;
 	}
 	if (stopped)

@@ -18,6 +18,7 @@
 struct run_options {
 	bool flush;                      /* ignore backoff: try every deferred recipient */
 	const char *only_id;             /* deliver this message only (--id) */
+	int lock_fd;                     /* --lock-fd: only_id's message, locked by the caller; -1 none */
 	bool trace;                      /* log the SMTP dialogue */
 	volatile sig_atomic_t *stop;     /* set by SIGTERM/SIGINT: stop between messages */
 };
@@ -26,7 +27,9 @@ struct run_options {
  * Run once. Returns 0 when the queue was processed (whatever the
  * per-message outcomes), EX_CANTCREAT/EX_TEMPFAIL for spool trouble. With
  * only_id, *id_status receives deliver_entry()'s status for it (0, 75,
- * 69; 0 too when it was already gone, 75 when it is busy or held).
+ * 69; 0 too when it was already gone, 75 when it is held). A message
+ * another worker has is waited for (bounded by the timeouts); when that
+ * worker finishes it, 0. lock_fd avoids that race for sealpost -odi.
  */
 int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_status);
 
