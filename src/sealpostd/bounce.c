@@ -109,6 +109,7 @@ static int queue_kind(struct bounces *b, const struct sp_config *cfg, const char
 		char id[SPOOL_ID_LEN + 1], err[256];
 		rc = dsn_queue(spool_dir, &rep, id, err, sizeof(err));
 		if (rc == 0) {
+			fault_point("after-bounce-queued"); /* before the failure is final */
 			log_msg(LOG_INFO, "%s: sender delivery status notification (%s, %zu recipient(s)): %s",
 				e->env.id, dsn_action_name(rep.action), k, id);
 			if (b->queued)

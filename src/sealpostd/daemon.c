@@ -151,8 +151,13 @@ static void drain(struct sched *s)
 				char id[SPOOL_ID_LEN + 1];
 				memcpy(id, ev->name, SPOOL_ID_LEN);
 				id[SPOOL_ID_LEN] = '\0';
-				if (s->fresh.n >= MAX_FRESH)
-					s->scan_at = 0; /* too many to remember: a scan finds them */
+				if (s->fresh.n >= MAX_FRESH) {
+					/* too many to remember: a scan finds them (soon, not
+					 * on every event while the slots are busy) */
+					uint64_t soon = s->last_scan + SCAN_GAP_MS;
+					if (s->scan_at > soon)
+						s->scan_at = soon;
+				}
 				else if (spool_id_valid(id) && !idlist_has(&s->fresh, id))
 					idlist_add(&s->fresh, id);
 			}
