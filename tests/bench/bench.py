@@ -101,7 +101,7 @@ class Bench:
                 "load_start": round(os.getloadavg()[0], 2),
                 "kernel": platform.release(), "debian": debian, "postfix": self.sink.version(),
                 "msmtp": out([self.msmtp, "--version"]).split("\n")[0] if self.msmtp else None,
-                "commit": out(["git", "-C", self.a.srcdir, "rev-parse", "--short", "HEAD"])}
+                "commit": out(["git", "-C", self.a.srcdir, "rev-parse", "--short", "HEAD"]) or "unknown"}
 
     # ---- helpers ------------------------------------------------------
 
