@@ -5,7 +5,8 @@
 # Message-ID at the smarthost); the lock of a worker killed with SIGKILL
 # mid-delivery does not block its message, neither for a one-shot worker
 # nor inside the daemon, whose killed child's message is delivered by
-# another. The run time of the 500-message case is printed.
+# another. `--id` waits for a message another worker holds, then tries
+# it itself. The run time of the 500-message case is printed.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/lib-smarthost.sh"
 . "$top_srcdir/tests/worker-lib.sh"
@@ -99,4 +100,24 @@ killed_daemon_child() {
 	[ "$(transcript_events | grep -c '^delivered')" = 1 ] || fail "delivered more than once"
 }
 
-run_cases many_workers_exactly_once killed_oneshot killed_daemon_child
+id_waits_for_busy() {
+	# --id (what -odi runs) on a message another worker is delivering:
+	# it waits for that worker, then makes its own attempt and reports it
+	wcase id-busy
+	start_smarthost --scenario slow --fail-first 1
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	_id=$(numbered 1 | enqueue "$A" "$B")
+	"$SEALPOSTD" -C "$CONF" --once 2>>"$WLOG" &
+	_wpid=$!
+	case_owns "$_wpid"
+	_n=200
+	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.02; _n=$((_n - 1)); done
+	run_worker --id "$_id"
+	wait "$_wpid" || true
+	[ "$WSTATUS" = 0 ] || fail "--id on a busy message: exit $WSTATUS, want 0 (delivered after the other worker's 451)"
+	expect_log "status=deferred (451 4.3.0"
+	wait_delivered 1 5 || fail "not delivered"
+	[ "$(transcript_events | grep -c '^delivered')" = 1 ] || fail "delivered more than once"
+}
+
+run_cases many_workers_exactly_once killed_oneshot killed_daemon_child id_waits_for_busy

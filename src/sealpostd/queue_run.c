@@ -92,7 +92,8 @@ static int adopt_entry(const char *spool_dir, const char *id, int fd, struct spo
 }
 
 /* --id: another worker (a daemon) has the message; wait for it, bounded
- * by the longest a delivery attempt can take. true when it is ours now. */
+ * by the longest a delivery attempt can take. *r: 0 ours now, 1 still
+ * busy (time out, stop); returns false when the message is gone. */
 static bool wait_for_lock(const struct sp_config *cfg, const struct run_options *o, const char *id,
 			  struct spool_entry *e, int *r)
 {
@@ -110,7 +111,7 @@ static bool wait_for_lock(const struct sp_config *cfg, const struct run_options 
 		nanosleep(&ts, NULL);
 		*r = spool_open_entry(cfg->spool_dir, id, e, err, sizeof(err));
 	}
-	return *r == 0;
+	return true;
 }
 
 /* Lock and deliver one message if it is (still) due. Returns
@@ -127,7 +128,7 @@ static int deliver_one(const struct sp_config *cfg, const struct run_options *o,
 		r = 0;
 	else
 		r = spool_open_entry(cfg->spool_dir, id, &e, err, sizeof(err));
-	if (r == 1 && only && !wait_for_lock(cfg, o, id, &e, &r) && r == 1) {
+	if (r == 1 && only && !wait_for_lock(cfg, o, id, &e, &r)) {
 		log_msg(LOG_INFO, "%s: finished by another worker meanwhile", id);
 		return 0;
 	}
