@@ -419,6 +419,57 @@ void spool_quarantine(const char *spool_dir, const char *id, const char *why)
 
 /* ---------------------------------------------------------------- listing */
 
+/* NAME is "<16 hex>.env": copy the id out. */
+static bool env_name_id(const char *name, char id[SPOOL_ID_LEN + 1])
+{
+	if (strlen(name) != SPOOL_ID_LEN + 4 || strcmp(name + SPOOL_ID_LEN, ".env") != 0)
+		return false;
+	memcpy(id, name, SPOOL_ID_LEN);
+	id[SPOOL_ID_LEN] = '\0';
+	return spool_id_valid(id);
+}
+
+int spool_scan_envelopes(const char *spool_dir,
+			 int (*fn)(const char *id, struct envelope *env, const char *why, void *ctx),
+			 void *ctx)
+{
+	char *q = xasprintf("%s/queue", spool_dir);
+	DIR *d = opendir(q);
+	free(q);
+	if (!d)
+		return -1;
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		char id[SPOOL_ID_LEN + 1];
+		if (!env_name_id(de->d_name, id))
+			continue;
+		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0) {
+			if (errno != ENOENT) /* ENOENT: delivered since readdir */
+				r = fn(id, NULL, strerror(errno), ctx);
+			continue;
+		}
+		char *text, why[256] = "";
+		size_t len;
+		int rr = read_small_file(fd, de->d_name, &text, &len, why, sizeof(why));
+		close(fd);
+		struct envelope env;
+		if (rr == 0) {
+			rr = envelope_parse(text, len, &env, why, sizeof(why));
+			free(text);
+		}
+		if (rr == 0 && strcmp(env.id, id) != 0) {
+			snprintf(why, sizeof(why), "envelope names id %s", env.id);
+			envelope_free(&env);
+			rr = -1;
+		}
+		r = rr == 0 ? fn(id, &env, NULL, ctx) : fn(id, NULL, why, ctx);
+	}
+	closedir(d);
+	return r;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -105,7 +105,15 @@ int spool_list(const char *spool_dir, int (*fn)(const char *id, void *ctx), void
 /* Lock and load one message. 0 ok; 1 busy (another worker holds it) or
  * gone; -1 damaged (already moved aside and logged). */
 int spool_open_entry(const char *spool_dir, const char *id, struct spool_entry *e, char *err, size_t errlen);
-/* Read only the envelope, without locking (mailq). 0, or -1. */
+/* Read every envelope without locking (mailq): one pass over queue/,
+ * each file opened relative to it. fn gets the envelope (it may keep it:
+ * ownership passes), or env == NULL and a reason for a damaged one.
+ * Entries that vanish meanwhile are skipped. Order: directory order.
+ * Returns 0, fn's non-zero value, or -1 with errno (ENOENT: no queue/). */
+int spool_scan_envelopes(const char *spool_dir,
+			 int (*fn)(const char *id, struct envelope *env, const char *why, void *ctx),
+			 void *ctx);
+/* Read only the envelope, without locking. 0, or -1. */
 int spool_read_envelope(const char *spool_dir, const char *id, struct envelope *env, char *err, size_t errlen);
 /* Persist e->env atomically (tmp, fsync, rename, fsync dir). 0 or -1. */
 int spool_save_state(const char *spool_dir, struct spool_entry *e, char *err, size_t errlen);

@@ -1,8 +1,8 @@
 /*
  * mailq.c - `sealpost -bp` / `mailq`: list the queue.
  *
- * One pass over queue/ (spool_list), one small unlocked read per envelope
- * (spool_read_envelope), sorted by arrival, printed either in the
+ * One pass over queue/ (spool_scan_envelopes: each envelope opened relative
+ * to the directory, one read), sorted by arrival, printed either in the
  * sendmail/Postfix layout or as one JSON array. No message body is opened,
  * no lock is taken, nothing is forked: 10,000 entries cost 10,000 small
  * reads. Runs with the front end's privilege; everything read from the
@@ -39,7 +39,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 
@@ -47,12 +46,6 @@
 
 #define RCPT_COLUMN 48       /* where sender and recipients start */
 #define MAX_SHOWN_ERROR 1000 /* bytes of a last error shown in the layout */
-
-struct id_list {
-	char (*ids)[SPOOL_ID_LEN + 1];
-	size_t n;
-	size_t cap;
-};
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when the bytes there
  * are not valid UTF-8 (overlong, surrogate, beyond U+10FFFF, truncated). */
@@ -170,18 +163,23 @@ static void text_sanitize_str(struct buf *b, const char *s, size_t max)
 	}
 }
 
-static int collect_id(const char *id, void *ctx)
+struct env_list {
+	struct envelope *envs;
+	size_t n, cap;
+};
+
+static int collect_env(const char *id, struct envelope *env, const char *why, void *ctx)
 {
-	struct id_list *l = ctx;
-	if (!spool_id_valid(id))
+	struct env_list *l = ctx;
+	if (!env) {
+		fprintf(stderr, "mailq: skipping damaged entry %s: %s\n", id, why ? why : "unreadable envelope");
 		return 0;
+	}
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 256;
-		l->ids = xreallocarray(l->ids, l->cap, sizeof(*l->ids));
+		l->envs = xreallocarray(l->envs, l->cap, sizeof(*l->envs));
 	}
-	memcpy(l->ids[l->n], id, SPOOL_ID_LEN + 1);
-	l->ids[l->n][SPOOL_ID_LEN] = '\0';
-	l->n++;
+	l->envs[l->n++] = *env; /* ownership passes to the list */
 	return 0;
 }
 
@@ -191,16 +189,6 @@ static int by_arrival(const void *a, const void *b)
 	if (x->arrival != y->arrival)
 		return x->arrival < y->arrival ? -1 : 1;
 	return strcmp(x->id, y->id);
-}
-
-/* Did the entry disappear (delivered, removed) since the listing? */
-static bool entry_gone(const char *spool_dir, const char *id)
-{
-	char *path = xasprintf("%s/queue/%s.env", spool_dir, id);
-	struct stat st;
-	bool gone = stat(path, &st) != 0 && errno == ENOENT;
-	free(path);
-	return gone;
 }
 
 static void local_time(time_t t, char out[32])
@@ -307,44 +295,30 @@ static void format_json(struct buf *b, const struct envelope *env)
 	buf_adds(b, "]}");
 }
 
-/* List and load every readable envelope; damaged ones are noted and
+/* Load every readable envelope in one pass; damaged ones are noted and
  * skipped. Returns 0 or a sysexits code. */
 static int load_queue(const char *spool_dir, struct envelope **out, size_t *nout, char *err,
 		      size_t errlen)
 {
-	struct id_list ids = { 0 };
+	struct env_list l = { 0 };
 	*out = NULL;
 	*nout = 0;
 	errno = 0;
-	if (spool_list(spool_dir, collect_id, &ids) != 0) {
+	if (spool_scan_envelopes(spool_dir, collect_env, &l) != 0) {
 		int e = errno;
-		free(ids.ids);
+		for (size_t i = 0; i < l.n; i++)
+			envelope_free(&l.envs[i]);
+		free(l.envs);
 		if (e == ENOENT)
 			return 0; /* no queue yet: nothing queued */
 		set_err(err, errlen, "cannot list %s/queue: %s", spool_dir,
 			e ? strerror(e) : "spool listing failed");
 		return e == EACCES || e == EPERM ? EX_NOPERM : EX_IOERR;
 	}
-	struct envelope *envs = xcalloc(ids.n ? ids.n : 1, sizeof(*envs));
-	size_t n = 0;
-	for (size_t i = 0; i < ids.n; i++) {
-		char why[256] = "";
-		envelope_init(&envs[n]);
-		if (spool_read_envelope(spool_dir, ids.ids[i], &envs[n], why, sizeof(why)) != 0) {
-			envelope_free(&envs[n]);
-			if (!entry_gone(spool_dir, ids.ids[i]))
-				fprintf(stderr, "mailq: skipping damaged entry %s: %s\n", ids.ids[i],
-					why[0] ? why : "unreadable envelope");
-			continue;
-		}
-		/* the id we listed is the one we show, whatever the file says */
-		memcpy(envs[n].id, ids.ids[i], SPOOL_ID_LEN + 1);
-		n++;
-	}
-	free(ids.ids);
-	qsort(envs, n, sizeof(*envs), by_arrival);
-	*out = envs;
-	*nout = n;
+	if (l.n)
+		qsort(l.envs, l.n, sizeof(*l.envs), by_arrival);
+	*out = l.envs;
+	*nout = l.n;
 	return 0;
 }
 
