@@ -3,11 +3,15 @@
  *
  * The daemon itself never talks SMTP: it watches queue/ (inotify),
  * decides what is due and hands batches of queue ids to worker children,
- * at most queue.concurrency at once. A message queued while the daemon is
- * idle goes to a new child at once; while every slot is busy it waits for
- * the first child to finish its batch (at most BATCH messages), and mail
- * named by inotify goes before the backlog. Children lock each message
- * (spool.c), so other daemons and one-shot workers on the spool are safe.
+ * at most queue.concurrency at once. Workers live on between batches with
+ * their relay connections open (no new TCP, TLS and AUTH per batch): each
+ * has a socket pair to the daemon, which sends a batch to one idle worker
+ * (no thundering herd) and hears back when it is done. A worker idle for
+ * WORKER_IDLE_MS is told to go (its socket closed): it QUITs and exits.
+ * A message queued while every worker is busy waits for the first to
+ * finish its batch (at most BATCH messages), and mail named by inotify
+ * goes before the backlog. Workers lock each message (spool.c), so other
+ * daemons and one-shot workers on the spool are safe.
  *
  * Signals are blocked except inside ppoll(), so a SIGTERM, SIGHUP or
  * SIGCHLD can never slip in between a check and the wait. Runs as the
@@ -32,6 +36,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -43,10 +48,17 @@
 #define BATCH 32           /* messages per child, then its slot frees up */
 #define MAX_CHILDREN 64
 #define MAX_FRESH 4096     /* ids remembered from inotify; beyond: rescan */
+/* An idle worker keeps its connections this long for the next mail, then
+ * QUITs: long enough for a burst of one-at-a-time submissions, short
+ * enough not to hold the smarthost's slots (a constant, not a key). */
+#define WORKER_IDLE_MS 5000
 
 struct child {
 	pid_t pid;
-	struct idlist ids;
+	int sock;              /* to the worker; -1: told to go, exiting */
+	struct idlist ids;     /* the batch it has (empty: idle) */
+	uint64_t idle_since;
+	unsigned gen;          /* the configuration it runs with */
 };
 
 struct sched {
@@ -62,6 +74,7 @@ struct sched {
 	sigset_t wait_mask;      /* inside ppoll */
 	int ino;
 	int lock;
+	unsigned gen;            /* bumped by each reload */
 };
 
 static void on_child(int sig)
@@ -192,6 +205,7 @@ static void reload(struct sched *s)
 		close(s->ino);
 	s->ino = watch_queue(*cfg);
 	s->scan_at = 0;
+	s->gen++; /* workers on the old one go when idle */
 	log_msg(LOG_INFO, "configuration reloaded from %s (%zu relay(s))", o->conf_path, (*cfg)->nrelays);
 }
 
@@ -203,8 +217,25 @@ static bool in_flight(const struct sched *s, const char *id)
 	return false;
 }
 
-/* Collect finished children; when no backlog is waiting, a scan soon
- * learns the retry times they wrote. */
+/* A scan soon learns the retry times a finished batch wrote (unless a
+ * backlog is still waiting). */
+static void scan_soon(struct sched *s)
+{
+	if (s->backlog.n == 0) {
+		uint64_t earliest = s->last_scan + SCAN_GAP_MS;
+		if (s->scan_at > earliest)
+			s->scan_at = earliest;
+	}
+}
+
+static void retire(struct child *c)
+{
+	if (c->sock >= 0)
+		close(c->sock);
+	c->sock = -1;
+}
+
+/* Collect exited workers. */
 static void reap(struct sched *s)
 {
 	for (;;) {
@@ -220,15 +251,41 @@ static void reap(struct sched *s)
 			else if (WIFSIGNALED(st))
 				log_msg(LOG_WARNING, "worker %ld killed by signal %d; its messages stay queued",
 					(long)pid, WTERMSIG(st));
+			retire(&s->kids[k]);
 			idlist_free(&s->kids[k].ids);
 			s->kids[k] = s->kids[--s->nkids];
 			break;
 		}
 	}
-	if (s->backlog.n == 0) {
-		uint64_t earliest = s->last_scan + SCAN_GAP_MS;
-		if (s->scan_at > earliest)
-			s->scan_at = earliest; /* learn the new retry times */
+	scan_soon(s);
+}
+
+/* A worker reported: one byte per finished batch, or end of file. */
+static void hear(struct sched *s, struct child *c)
+{
+	unsigned char st;
+	ssize_t n = recv(c->sock, &st, 1, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n == 1) {
+		if (st != 0)
+			log_msg(LOG_ERR, "a worker could not write the spool; its messages stay queued");
+		c->ids.n = 0;
+		c->idle_since = now_ms();
+		scan_soon(s);
+		return;
+	}
+	retire(c); /* gone: reap() collects it */
+}
+
+/* Idle workers past WORKER_IDLE_MS, or on an old configuration, go. */
+static void retire_idle(struct sched *s)
+{
+	uint64_t now = now_ms();
+	for (size_t k = 0; k < s->nkids; k++) {
+		struct child *c = &s->kids[k];
+		if (c->sock >= 0 && c->ids.n == 0 && (c->gen != s->gen || now - c->idle_since >= WORKER_IDLE_MS))
+			retire(c);
 	}
 }
 
@@ -268,33 +325,120 @@ static bool fresh_is_due(const struct sched *s, const char *id)
 	return due;
 }
 
-/* Fork a worker for batch (taken over). false when fork failed. */
-static bool start_child(struct sched *s, struct idlist *batch)
+/* The worker's life: batches from the daemon over one relay pool, a
+ * status byte after each, until the socket closes or a stop. */
+static _Noreturn void worker_main(struct sched *s, int sock)
 {
+	struct relay_pool pool;
+	struct run_options ro = { .trace = s->o->trace, .stop = s->o->stop, .lock_fd = -1 };
+	relay_pool_init(&pool, *s->cfg, s->o->trace);
+	while (!*s->o->stop) {
+		char msg[BATCH * SPOOL_ID_LEN];
+		ssize_t n = recv(sock, msg, sizeof(msg), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || n % SPOOL_ID_LEN != 0)
+			break;
+		struct idlist batch = { 0 };
+		for (ssize_t off = 0; off < n; off += SPOOL_ID_LEN) {
+			char id[SPOOL_ID_LEN + 1];
+			memcpy(id, msg + off, SPOOL_ID_LEN);
+			id[SPOOL_ID_LEN] = '\0';
+			if (spool_id_valid(id))
+				idlist_add(&batch, id);
+		}
+		int st = queue_deliver_ids_on(*s->cfg, &ro, &pool, batch.ids, batch.n, 0, 1);
+		idlist_free(&batch);
+		unsigned char report = st == EX_CANTCREAT;
+		if (send(sock, &report, 1, MSG_NOSIGNAL) != 1)
+			break;
+	}
+	relay_pool_close(&pool);
+	log_close();
+	_exit(0); /* spool trouble was reported per batch */
+}
+
+/* Fork a worker. false when it could not be started. */
+static bool start_child(struct sched *s)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_msg(LOG_WARNING, "cannot start a worker: %s; retrying in %d s", strerror(errno), BUSY_RETRY);
+		s->scan_at = now_ms() + BUSY_RETRY * 1000;
+		return false;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_msg(LOG_WARNING, "cannot start a worker: %s; retrying in %d s", strerror(errno), BUSY_RETRY);
 		s->scan_at = now_ms() + BUSY_RETRY * 1000;
-		idlist_free(batch);
+		close(sv[0]);
+		close(sv[1]);
 		return false;
 	}
 	if (pid == 0) {
-		/* the lock and the watch stay the daemon's alone */
+		/* the lock, the watch and the other workers stay the daemon's */
+		close(sv[0]);
 		close(s->lock);
 		if (s->ino >= 0)
 			close(s->ino);
+		for (size_t k = 0; k < s->nkids; k++)
+			if (s->kids[k].sock >= 0)
+				close(s->kids[k].sock);
 		sigset_t none;
 		sigemptyset(&none);
 		signal(SIGCHLD, SIG_DFL);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		struct run_options ro = { .trace = s->o->trace, .stop = s->o->stop, .lock_fd = -1 };
-		int st = queue_deliver_ids(*s->cfg, &ro, batch->ids, batch->n, 0, 1);
-		log_close();
-		_exit(st == EX_CANTCREAT ? EX_CANTCREAT : 0);
+		worker_main(s, sv[1]);
 	}
-	s->kids[s->nkids].pid = pid;
-	s->kids[s->nkids].ids = *batch;
-	s->nkids++;
+	close(sv[1]);
+	struct child *c = &s->kids[s->nkids++];
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	c->sock = sv[0];
+	c->idle_since = now_ms();
+	c->gen = s->gen;
+	return true;
+}
+
+/* An idle worker on the current configuration, or NULL; *room: a new
+ * one may be started. */
+static struct child *idle_worker(struct sched *s, size_t limit, bool *room)
+{
+	size_t active = 0;
+	for (size_t k = 0; k < s->nkids; k++) {
+		struct child *c = &s->kids[k];
+		if (c->sock < 0)
+			continue;
+		active++;
+		if (c->ids.n == 0 && c->gen == s->gen)
+			return c;
+	}
+	*room = active < limit && s->nkids < MAX_CHILDREN;
+	return NULL;
+}
+
+/* A batch that found no worker goes back to be dispatched later. */
+static void requeue(struct sched *s, struct idlist *batch)
+{
+	for (size_t i = 0; i < batch->n; i++)
+		if (s->fresh.n < MAX_FRESH && !idlist_has(&s->fresh, batch->ids[i]))
+			idlist_add(&s->fresh, batch->ids[i]);
+	idlist_free(batch);
+}
+
+/* Hand batch (taken over) to worker c. false when c is gone. */
+static bool give(struct sched *s, struct child *c, struct idlist *batch)
+{
+	char msg[BATCH * SPOOL_ID_LEN];
+	for (size_t i = 0; i < batch->n; i++)
+		memcpy(msg + i * SPOOL_ID_LEN, batch->ids[i], SPOOL_ID_LEN);
+	if (send(c->sock, msg, batch->n * SPOOL_ID_LEN, MSG_NOSIGNAL) < 0) {
+		retire(c);
+		requeue(s, batch);
+		return false;
+	}
+	idlist_free(&c->ids);
+	c->ids = *batch;
 	memset(batch, 0, sizeof(*batch));
 	return true;
 }
@@ -305,7 +449,11 @@ static void dispatch(struct sched *s)
 	size_t limit = (*s->cfg)->queue.concurrency ? (*s->cfg)->queue.concurrency : 1;
 	if (limit > MAX_CHILDREN)
 		limit = MAX_CHILDREN;
-	while (s->nkids < limit && (s->fresh.n > 0 || s->backlog.n > 0)) {
+	for (int tries = 0; tries < MAX_CHILDREN && (s->fresh.n > 0 || s->backlog.n > 0);) {
+		bool room = false;
+		struct child *c = idle_worker(s, limit, &room);
+		if (!c && !room)
+			break;
 		struct idlist batch = { 0 };
 		size_t used = 0;
 		for (; used < s->fresh.n && batch.n < BATCH; used++) {
@@ -322,29 +470,60 @@ static void dispatch(struct sched *s)
 		idlist_drop_front(&s->backlog, used);
 		if (batch.n == 0)
 			continue; /* nothing due among those: look at the rest */
-		if (!start_child(s, &batch))
+		if (!c && !start_child(s)) {
+			requeue(s, &batch);
 			break;
+		}
+		if (!c)
+			c = &s->kids[s->nkids - 1];
+		if (!give(s, c, &batch))
+			tries++; /* that worker is gone: another one */
 	}
 }
 
-/* Wait for inotify, a signal (stop, reload, child) or the next scan. */
+/* Wait for inotify, a worker, a signal (stop, reload, child), the next
+ * scan or the next idle worker to retire. */
 static void wait_for_work(struct sched *s)
 {
 	uint64_t now = now_ms();
 	if (*s->o->stop || *s->o->reload || s->scan_at <= now)
 		return;
-	uint64_t ms = s->scan_at - now;
+	uint64_t until = s->scan_at;
+	struct pollfd p[1 + MAX_CHILDREN];
+	struct child *who[1 + MAX_CHILDREN];
+	nfds_t np = 0;
+	if (s->ino >= 0) {
+		p[np] = (struct pollfd){ .fd = s->ino, .events = POLLIN };
+		who[np++] = NULL;
+	}
+	for (size_t k = 0; k < s->nkids; k++) {
+		struct child *c = &s->kids[k];
+		if (c->sock < 0)
+			continue;
+		p[np] = (struct pollfd){ .fd = c->sock, .events = POLLIN };
+		who[np++] = c;
+		if (c->ids.n == 0 && c->idle_since + WORKER_IDLE_MS < until)
+			until = c->idle_since + WORKER_IDLE_MS;
+	}
+	uint64_t ms = until > now ? until - now : 0;
 	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
-	struct pollfd p = { .fd = s->ino, .events = POLLIN };
-	int r = ppoll(&p, s->ino >= 0 ? 1 : 0, &ts, &s->wait_mask);
-	if (r > 0)
-		drain(s);
+	int r = ppoll(p, np, &ts, &s->wait_mask);
+	for (nfds_t i = 0; r > 0 && i < np; i++) {
+		if (!p[i].revents)
+			continue;
+		if (who[i])
+			hear(s, who[i]);
+		else
+			drain(s);
+	}
 }
 
 static void stop_children(struct sched *s)
 {
-	for (size_t k = 0; k < s->nkids; k++)
+	for (size_t k = 0; k < s->nkids; k++) {
+		retire(&s->kids[k]); /* an idle worker sees the end at once */
 		kill(s->kids[k].pid, SIGTERM);
+	}
 	while (s->nkids > 0) {
 		int st;
 		pid_t pid = waitpid(-1, &st, 0);
@@ -421,6 +600,7 @@ int daemon_run(struct sp_config **cfg, const struct daemon_options *o)
 			spool_cleanup((*cfg)->spool_dir, 3600);
 			next_cleanup = now + 3600 * 1000;
 		}
+		retire_idle(s);
 		dispatch(s);
 		wait_for_work(s);
 	}

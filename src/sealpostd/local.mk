@@ -7,6 +7,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/reply.c src/sealpostd/reply.h \
 	src/sealpostd/outcome.c src/sealpostd/outcome.h \
 	src/sealpostd/tls.c src/sealpostd/tls.h \
+	src/sealpostd/tls_cache.c src/sealpostd/tls_cache.h \
 	src/sealpostd/net.c src/sealpostd/net.h \
 	src/sealpostd/auth.c src/sealpostd/auth.h \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
@@ -25,3 +26,6 @@ WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS)
 src_sealpostd_sealpostd_SOURCES = src/sealpostd/main.c
 src_sealpostd_sealpostd_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 src_sealpostd_sealpostd_LDADD = $(WORKER_LIBS)
+# the daemon's connection reuse and TLS resumption (src/sealpostd owns it)
+TESTS += tests/worker-reuse.sh
+EXTRA_DIST += tests/worker-reuse.sh

@@ -149,8 +149,17 @@ int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, 
 		      size_t start, size_t step)
 {
 	struct relay_pool pool;
-	struct deliver_stats stats = { 0 };
 	relay_pool_init(&pool, cfg, o->trace);
+	int status = queue_deliver_ids_on(cfg, o, &pool, ids, n, start, step);
+	relay_pool_close(&pool);
+	return status;
+}
+
+int queue_deliver_ids_on(const struct sp_config *cfg, const struct run_options *o, struct relay_pool *pool,
+			 char (*ids)[SPOOL_ID_LEN + 1], size_t n, size_t start, size_t step)
+{
+	struct deliver_stats stats = { 0 };
+	relay_pool_new_run(pool);
 	int status = o->only_id ? EX_TEMPFAIL : 0;
 	bool spool_trouble = false, stopped = false;
 	for (size_t i = start; i < n; i += step) {
@@ -158,7 +167,7 @@ int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, 
 			stopped = true;
 			break;
 		}
-		int r = deliver_one(cfg, o, &pool, ids[i], o->flush || o->only_id, &stats);
+		int r = deliver_one(cfg, o, pool, ids[i], o->flush || o->only_id, &stats);
 		if (r < 0)
 			continue;
 		status = r;
@@ -172,12 +181,11 @@ int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, 
 			stopped = true;
 			break;
 		}
-		if (deliver_one(cfg, o, &pool, stats.dsn_ids.ids[i], false, &stats) == EX_CANTCREAT)
+		if (deliver_one(cfg, o, pool, stats.dsn_ids.ids[i], false, &stats) == EX_CANTCREAT)
 			spool_trouble = true;
 	}
 	if (stopped)
 		log_msg(LOG_NOTICE, "stopping: the remaining messages stay queued");
-	relay_pool_close(&pool);
 	if (stats.messages > 0)
 		log_msg(LOG_INFO, "queue run: %u message(s): %u recipient(s) sent, %u deferred, %u bounced",
 			stats.messages, stats.sent, stats.deferred, stats.bounced);

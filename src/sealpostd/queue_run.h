@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "idlist.h"
+#include "relay.h"
 #include "spool.h"
 
 struct run_options {
@@ -42,6 +43,11 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
  */
 int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, char (*ids)[SPOOL_ID_LEN + 1], size_t n,
 		      size_t start, size_t step);
+
+/* The same over pool, which stays open afterwards (a daemon worker keeps
+ * its connections between batches). */
+int queue_deliver_ids_on(const struct sp_config *cfg, const struct run_options *o, struct relay_pool *pool,
+			 char (*ids)[SPOOL_ID_LEN + 1], size_t n, size_t start, size_t step);
 
 /*
  * List the messages due now (flush: every deferred one too), oldest first,

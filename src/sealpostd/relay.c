@@ -9,6 +9,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +20,22 @@
 static struct {
 	char key[300];
 	struct tls_resume data;
+	struct tls_cache_stamp stamp;
 } resume_cache[RESUME_SLOTS];
 static unsigned resume_next;
 
-static struct tls_resume *resume_for(const struct sp_relay *relay)
+static size_t resume_for(const struct sp_relay *relay)
 {
 	char key[300];
 	snprintf(key, sizeof(key), "%s:%u:%d", relay->host, relay->port, (int)relay->tls);
 	for (size_t i = 0; i < RESUME_SLOTS; i++)
 		if (strcmp(resume_cache[i].key, key) == 0)
-			return &resume_cache[i].data;
+			return i;
 	size_t slot = resume_next++ % RESUME_SLOTS;
 	tls_resume_clear(&resume_cache[slot].data);
+	memset(&resume_cache[slot].stamp, 0, sizeof(resume_cache[slot].stamp));
 	snprintf(resume_cache[slot].key, sizeof(resume_cache[slot].key), "%s", key);
-	return &resume_cache[slot].data;
+	return slot;
 }
 
 void relay_pool_init(struct relay_pool *p, const struct sp_config *cfg, bool trace)
@@ -44,7 +47,9 @@ void relay_pool_init(struct relay_pool *p, const struct sp_config *cfg, bool tra
 	for (size_t i = 0; i < p->n; i++) {
 		struct relay_link *l = &p->links[i];
 		l->relay = &cfg->relays[i];
-		l->resume = resume_for(l->relay);
+		size_t slot = resume_for(l->relay);
+		l->resume = &resume_cache[slot].data;
+		l->cache_stamp = &resume_cache[slot].stamp;
 		l->session.conn.fd = -1;
 		snprintf(l->label, sizeof(l->label), "%s[?]:%u", l->relay->host, l->relay->port);
 	}
@@ -63,6 +68,23 @@ void relay_pool_close(struct relay_pool *p)
 	p->n = 0;
 }
 
+void relay_pool_new_run(struct relay_pool *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		p->links[i].down = false;
+}
+
+/* An idle session the server has not spoken on since (a 421 on its
+ * idle timeout, a close): anything waiting means it is not reusable. */
+static bool still_quiet(const struct smtp_session *s)
+{
+	const struct netconn *c = &s->conn;
+	if (c->rstart != c->rend || (c->tls && tls_pending(c->tls) > 0))
+		return false;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) == 0;
+}
+
 static void set_label(struct relay_link *l)
 {
 	snprintf(l->label, sizeof(l->label), "%s[%s]:%u", l->relay->host,
@@ -76,11 +98,15 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 		return NULL;
 	if (l->open) {
 		if (l->session.reusable && l->session.conn.fd >= 0 &&
-		    l->session.transactions < RELAY_MAX_TRANSACTIONS)
+		    l->session.transactions < RELAY_MAX_TRANSACTIONS && now_ms() - l->opened_ms < RELAY_MAX_AGE_MS &&
+		    still_quiet(&l->session))
 			return &l->session;
 		smtp_close(&l->session);
 		l->open = false;
 	}
+	/* another worker may have left newer resumption data in the spool */
+	tls_cache_load(p->cfg->spool_dir, l->relay, l->resume, l->cache_stamp);
+	l->opened_ms = now_ms();
 	if (smtp_open(&l->session, p->cfg, l->relay, l->resume, p->trace) < 0) {
 		set_label(l);
 		l->down = true;
@@ -101,8 +127,13 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 void relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod_sent)
 {
 	struct relay_link *l = &p->links[i];
-	if (!lost)
+	if (!lost) {
+		/* the first transaction has read the TLS 1.3 ticket, if any:
+		 * share it with the other workers */
+		if (l->session.transactions == 1 && l->session.conn.tls && tls_resume_save(l->session.conn.tls))
+			tls_cache_store(p->cfg->spool_dir, l->relay, l->resume, l->cache_stamp);
 		return;
+	}
 	l->open = false;
 	if (!eod_sent) {
 		l->down = true;

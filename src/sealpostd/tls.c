@@ -18,6 +18,7 @@
 #include "outcome.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -45,6 +46,18 @@ void tls_resume_clear(struct tls_resume *r)
 		gnutls_free(r->data);
 	r->data = NULL;
 	r->len = 0;
+}
+
+void tls_resume_set(struct tls_resume *r, const void *p, size_t n)
+{
+	tls_resume_clear(r);
+	if (n == 0 || n > UINT_MAX)
+		return;
+	r->data = gnutls_malloc(n);
+	if (!r->data)
+		return; /* only a hint: no resumption */
+	memcpy(r->data, p, n);
+	r->len = n;
 }
 
 int tls_global_init(char *err, size_t errlen)
@@ -490,21 +503,39 @@ void tls_describe_peer(struct tls_conn *t, struct buf *out)
 	}
 }
 
+bool tls_resume_save(struct tls_conn *t)
+{
+	if (!t || !t->handshaken || !t->resume)
+		return false;
+	/* TLS 1.3 data can resume only once a ticket arrived; a resumed
+	 * session that brought no new ticket (Postfix/OpenSSL send none on
+	 * resumption) keeps the data it used, which resumes again */
+	unsigned flags = gnutls_session_get_flags(t->session);
+	bool tls13 = gnutls_protocol_get_version(t->session) == GNUTLS_TLS1_3;
+	if (tls13 ? !(flags & GNUTLS_SFLAGS_SESSION_TICKET) : gnutls_session_is_resumed(t->session) != 0)
+		return false;
+	gnutls_datum_t d = { NULL, 0 };
+	if (gnutls_session_get_data2(t->session, &d) < 0 || d.size == 0) {
+		if (d.data)
+			gnutls_free(d.data);
+		return false;
+	}
+	if (t->resume->data && t->resume->len == d.size && memcmp(t->resume->data, d.data, d.size) == 0) {
+		gnutls_free(d.data);
+		return false;
+	}
+	tls_resume_clear(t->resume);
+	t->resume->data = d.data;
+	t->resume->len = d.size;
+	return true;
+}
+
 void tls_close(struct tls_conn *t, uint64_t deadline_ms)
 {
 	if (!t)
 		return;
 	if (t->handshaken) {
-		if (t->resume) {
-			gnutls_datum_t d = { NULL, 0 };
-			tls_resume_clear(t->resume);
-			if (gnutls_session_get_data2(t->session, &d) >= 0 && d.size > 0) {
-				t->resume->data = d.data;
-				t->resume->len = d.size;
-			} else if (d.data) {
-				gnutls_free(d.data);
-			}
-		}
+		(void)tls_resume_save(t);
 		for (int spins = 0; spins < 100; spins++) {
 			int r = gnutls_bye(t->session, GNUTLS_SHUT_WR);
 			if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED)

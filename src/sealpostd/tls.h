@@ -25,6 +25,8 @@ struct tls_resume {
 	size_t len;
 };
 void tls_resume_clear(struct tls_resume *r);
+/* Replace r's data by a copy of n bytes (tls_cache.c). */
+void tls_resume_set(struct tls_resume *r, const void *p, size_t n);
 
 /* Process-wide setup; 0 or -1 with err. */
 int tls_global_init(char *err, size_t errlen);
@@ -71,8 +73,14 @@ bool tls_resumed(const struct tls_conn *t);
  * subject, names, issuer, validity, and the leaf's SPKI pin. */
 void tls_describe_peer(struct tls_conn *t, struct buf *out);
 
-/* Send close_notify (bounded by deadline_ms), save resumption data into
- * the resume given to tls_conn_new, free. Never closes the fd. */
+/* Store the session's resumption data into the resume given to
+ * tls_conn_new when it is new and usable (TLS 1.3: a ticket arrived; a
+ * resumed session without a new ticket keeps the old data). true when
+ * the stored data changed. */
+bool tls_resume_save(struct tls_conn *t);
+
+/* Send close_notify (bounded by deadline_ms), save resumption data
+ * (tls_resume_save), free. Never closes the fd. */
 void tls_close(struct tls_conn *t, uint64_t deadline_ms);
 
 /* Crypto for SASL SCRAM (auth.c), here so that GnuTLS stays in one file.
