@@ -129,6 +129,6 @@ end=$($PYTHON3 -c 'import time; print(time.monotonic())')
 $PYTHON3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 10003' "$T/big.json" ||
 	fail "10,000 entries: json"
 secs=$($PYTHON3 -c "print('%.3f' % ($end - $start))")
+# a figure, not a check: speed belongs to `make bench`
 echo "# sealpost -bp --json over 10,003 entries: $secs s (goal 0.05 s, process start included)"
-$PYTHON3 -c "import sys; sys.exit(0 if $end - $start < 5 else 1)" || fail "10,000 entries took $secs s"
 ok "10,000 entries listed ($secs s)"

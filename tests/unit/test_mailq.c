@@ -255,11 +255,9 @@ static void test_many(void)
 		t = now_ms() - t;
 		fclose(devnull);
 		CHECK(rc == 0, "rc %d", rc);
+		/* a figure, not a check: speed belongs to `make bench` */
 		printf("# mailq%s over 10,001 entries: %llu ms\n", json ? " --json" : "",
 		       (unsigned long long)t);
-		/* the goal is 50 ms; this only catches something pathological
-		 * (sanitizer builds are several times slower) */
-		CHECK(t < 2000, "10,000 entries took %llu ms", (unsigned long long)t);
 	}
 	/* order is by arrival, not by id: the last id arrived first */
 	char *text = NULL;
