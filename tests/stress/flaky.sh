@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/stress/flaky.sh - load over a flaky network: FLAKY_MESSAGES
-# messages (default 400; make check-stress: 10,000) from FLAKY_SUBMITTERS
-# (20) parallel sealpost callers while sealpostd runs as a daemon against
+# messages (default 200, light enough for make check's parallel tests;
+# check-stress: 10,000) from FLAKY_SUBMITTERS (default 10; check-stress:
+# 20) parallel sealpost callers while sealpostd runs as a daemon against
 # the test smarthost with --flaky: 10% of transactions get 451 at MAIL, 5%
 # of connections drop (after the final dot with no reply, mid-DATA, or
 # right after the final 250), 2% stall before the final reply. Afterwards
@@ -11,8 +12,8 @@
 . "$top_srcdir/tests/lib-smarthost.sh"
 [ -x "$SEALPOST" ] && [ -x "$SEALPOSTD" ] || skip "sealpost/sealpostd not built"
 
-messages=${FLAKY_MESSAGES:-400}
-submitters=${FLAKY_SUBMITTERS:-20}
+messages=${FLAKY_MESSAGES:-200}
+submitters=${FLAKY_SUBMITTERS:-10}
 start_smarthost --no-data-transcript --transcript /dev/null --idle-timeout 600 --lifetime 1800 \
 	--max-connections 200 --seed "${FLAKY_SEED:-$$}" --stall-time 0.5 \
 	--flaky 'tempfail=0.10,drop=0.02,drop-mid-data=0.015,drop-after-250=0.015,stall=0.02'
