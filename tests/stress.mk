@@ -40,7 +40,7 @@ EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/README \
 FUZZ_SECONDS = 60
 FUZZ_SEED = 1
 fuzz: $(CONFIG_HEADER)
-	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	@top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	CONFUSE_CFLAGS='$(CONFUSE_CFLAGS)' CONFUSE_LIBS='$(CONFUSE_LIBS)' \
 	FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_SEED='$(FUZZ_SEED)' $(SHELL) $(top_srcdir)/tests/fuzz/run.sh
 .PHONY: fuzz

@@ -5,7 +5,9 @@ queue and deliver, and check after every round that nothing was lost.
 Run by tests/stress/crash.sh (which starts the test smarthost and writes the
 configs). Each round queues messages with unique Message-IDs, kills one
 process at a named fault point (SEALPOST_FAULT, fault-injection build) or
-after a random delay, then runs the worker again with --flush and checks:
+after a random delay (sealpost; sealpostd --once; or the daemon with its
+worker children, as a process group), then runs the worker again with
+--flush and checks:
 
   - every message whose sealpost exited 0 is delivered (by Message-ID at the
     sink), and so is every message whose entry was queued when the front end
@@ -53,7 +55,7 @@ class Crash:
         self.delivered = {}        # msgid -> count
         self.seen_files = set()
         self.figures = {"rounds": 0, "fe_fault": 0, "fe_random": 0, "w_fault": 0,
-                        "w_random": 0, "fe_killed": 0, "w_killed": 0,
+                        "w_random": 0, "d_random": 0, "d_delivered": 0, "fe_killed": 0, "w_killed": 0, "d_killed": 0,
                         "committed_killed": 0, "duplicates": 0, "crashes": 0}
         self.seq = 0
         self.run_time = 0.05
@@ -275,24 +277,53 @@ class Crash:
             self.check_round(rnd, msgs, 1 if killed else 0,
                              exact_dups=0 if fault in W_FAULTS_DEAD else None)
 
+    def d_round(self, rnd):
+        """The daemon and its worker children, killed together (SIGKILL to
+        the process group) at a random moment while they deliver."""
+        self.figures["d_random"] += 1
+        self.log.write(b"--- daemon\n")
+        self.log.flush()
+        p = subprocess.Popen([self.o.sealpostd, "-C", self.o.conf], stdin=subprocess.DEVNULL,
+                             stdout=self.log, stderr=self.log, env=self.env(),
+                             start_new_session=True)
+        k = self.rng.randint(1, 5)
+        msgs = {self.queue_one(rnd): True for _ in range(k)}
+        time.sleep(self.rng.uniform(0, self.run_time * (0.5 + 0.5 * k)))
+        os.killpg(p.pid, signal.SIGKILL)
+        rc = p.wait(timeout=60)
+        if rc != -signal.SIGKILL:
+            self.figures["crashes"] += 1
+            raise Failure("round %d: the daemon exited %d before our kill" % (rnd, rc))
+        self.figures["d_killed"] += 1
+        self.figures["d_delivered"] += sum(1 for x in os.listdir(self.o.maildir)
+                                           if x.endswith(".json")) - len(self.seen_files)
+        self.recover(rnd)
+        self.check_round(rnd, msgs, 1)  # concurrency 1: one message in flight
+
     def run(self):
         plan = []
         if self.o.faults:
             plan += [("fe", f) for f in FE_FAULTS]
             plan += [("w", f) for f in W_FAULTS_DUP + W_FAULTS_DEAD]
         plan += [("fe", None), ("w", None)] * 4  # as many random kills as fault points
+        plan += [("d", None)] * 2
         t0 = time.monotonic()
         for rnd in range(1, self.o.rounds + 1):
             kind, fault = plan[(rnd - 1) % len(plan)]
-            (self.fe_round if kind == "fe" else self.w_round)(rnd, fault)
+            if kind == "d":
+                self.d_round(rnd)
+            else:
+                (self.fe_round if kind == "fe" else self.w_round)(rnd, fault)
             self.figures["rounds"] += 1
         lost = [m for m in self.accepted | self.committed if self.delivered.get(m, 0) == 0]
         f = self.figures
         print("crash: %d rounds in %.0f s (front end: %d at fault points, %d at random times; "
-              "worker: %d at fault points, %d at random times)"
+              "worker --once: %d at fault points, %d at random times; daemon: %d at random times)"
               % (f["rounds"], time.monotonic() - t0, f["fe_fault"], f["fe_random"],
-                 f["w_fault"], f["w_random"]))
-        print("crash: processes killed: %d front ends, %d workers" % (f["fe_killed"], f["w_killed"]))
+                 f["w_fault"], f["w_random"], f["d_random"]))
+        print("crash: processes killed: %d front ends, %d workers, %d daemons with their children "
+              "(%d messages delivered by daemons before their kill)"
+              % (f["fe_killed"], f["w_killed"], f["d_killed"], f["d_delivered"]))
         print("crash: messages accepted (exit 0): %d, queued by a killed front end (after its rename): %d, "
               "delivered: %d distinct" % (len(self.accepted), len(self.committed), len(self.delivered)))
         print("crash: messages lost: %d" % len(lost))
