@@ -85,6 +85,15 @@ static bool still_quiet(const struct smtp_session *s)
 	return poll(&pfd, 1, 0) == 0;
 }
 
+/* A TLS 1.3 ticket arrives after the handshake (usually read with the
+ * EHLO reply, else by the first transaction): share it with the other
+ * workers as soon as it is here, so that they resume too. */
+static void share_ticket(struct relay_pool *p, struct relay_link *l)
+{
+	if (l->session.conn.tls && tls_resume_save(l->session.conn.tls))
+		tls_cache_store(p->cfg->spool_dir, l->relay, l->resume, l->cache_stamp);
+}
+
 static void set_label(struct relay_link *l)
 {
 	snprintf(l->label, sizeof(l->label), "%s[%s]:%u", l->relay->host,
@@ -117,6 +126,7 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 	}
 	set_label(l);
 	l->open = true;
+	share_ticket(p, l);
 	if (p->trace)
 		log_msg(LOG_INFO, "relay %s %s: connected, %s%s", l->relay->name, l->label,
 			net_tls_summary(&l->session.conn),
@@ -130,8 +140,8 @@ void relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod
 	if (!lost) {
 		/* the first transaction has read the TLS 1.3 ticket, if any:
 		 * share it with the other workers */
-		if (l->session.transactions == 1 && l->session.conn.tls && tls_resume_save(l->session.conn.tls))
-			tls_cache_store(p->cfg->spool_dir, l->relay, l->resume, l->cache_stamp);
+		if (l->session.transactions == 1)
+			share_ticket(p, l);
 		return;
 	}
 	l->open = false;
