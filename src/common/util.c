@@ -174,6 +174,15 @@ char *buf_steal(struct buf *b)
 	return p;
 }
 
+size_t fill_bounded(void *dst, size_t cap, size_t *len, const void *src, size_t n)
+{
+	size_t take = cap - *len < n ? cap - *len : n;
+	if (take)
+		memcpy((char *)dst + *len, src, take);
+	*len += take;
+	return take;
+}
+
 int write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;

@@ -43,6 +43,10 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 /* Take ownership of the contents; the buffer is left empty. */
 char *buf_steal(struct buf *b);
 
+/* Append as much of src (n bytes) as fits into dst, which holds *len of
+ * cap bytes; returns how many were taken (the caller flushes and loops). */
+size_t fill_bounded(void *dst, size_t cap, size_t *len, const void *src, size_t n);
+
 /* Write all of p (retrying on EINTR and short writes). 0 or -1/errno. */
 int write_all(int fd, const void *p, size_t n);
 /* read() retrying on EINTR. */

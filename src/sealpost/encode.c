@@ -61,11 +61,7 @@ void msgout_write(struct msgout *o, const void *p, size_t n)
 			if (o->status)
 				return;
 		}
-		size_t take = sizeof(o->buf) - o->len;
-		if (take > n)
-			take = n;
-		memcpy(o->buf + o->len, c, take);
-		o->len += take;
+		size_t take = fill_bounded(o->buf, sizeof(o->buf), &o->len, c, n);
 		c += take;
 		n -= take;
 	}
@@ -194,11 +190,7 @@ static void fold_bytes(struct xform *x, struct msgout *o, const char *p, size_t 
 			fold_window(x, o);
 			continue;
 		}
-		size_t take = sizeof(x->win) - x->wlen;
-		if (take > n)
-			take = n;
-		memcpy(x->win + x->wlen, p, take);
-		x->wlen += take;
+		size_t take = fill_bounded(x->win, sizeof(x->win), &x->wlen, p, n);
 		p += take;
 		n -= take;
 	}

@@ -195,11 +195,7 @@ static void body_bytes(struct intake *in, const char *p, size_t n)
 				in->body_8bit = true;
 	in->line_len += n;
 	if (!in->classified) {
-		size_t take = sizeof(in->prefix) - in->plen;
-		if (take > n)
-			take = n;
-		memcpy(in->prefix + in->plen, p, take);
-		in->plen += take;
+		size_t take = fill_bounded(in->prefix, sizeof(in->prefix), &in->plen, p, n);
 		p += take;
 		n -= take;
 		if (n == 0)

@@ -306,11 +306,7 @@ int net_write(struct netconn *c, const void *p, size_t n, uint64_t deadline_ms, 
 			if (r != 0)
 				return r;
 		}
-		size_t take = sizeof(c->wbuf) - c->wlen;
-		if (take > n)
-			take = n;
-		memcpy(c->wbuf + c->wlen, s, take);
-		c->wlen += take;
+		size_t take = fill_bounded(c->wbuf, sizeof(c->wbuf), &c->wlen, s, n);
 		s += take;
 		n -= take;
 	}
