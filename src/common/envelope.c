@@ -49,17 +49,24 @@ void envelope_free(struct envelope *env)
 	envelope_init(env);
 }
 
-void envelope_add_rcpt(struct envelope *env, const char *addr, const char *orcpt, unsigned notify)
+/* A new zeroed recipient at the end of env->rcpts. */
+static struct spool_rcpt *new_rcpt(struct envelope *env)
 {
 	/* capacity doubles at each power of two: linear, not quadratic, copying */
 	if ((env->nrcpts & (env->nrcpts - 1)) == 0)
 		env->rcpts = xreallocarray(env->rcpts, env->nrcpts ? env->nrcpts * 2 : 1, sizeof(*env->rcpts));
 	struct spool_rcpt *r = &env->rcpts[env->nrcpts++];
 	memset(r, 0, sizeof(*r));
+	r->state = RCPT_PENDING;
+	return r;
+}
+
+void envelope_add_rcpt(struct envelope *env, const char *addr, const char *orcpt, unsigned notify)
+{
+	struct spool_rcpt *r = new_rcpt(env);
 	r->addr = xstrdup(addr);
 	r->orcpt = orcpt ? xstrdup(orcpt) : NULL;
 	r->notify = notify;
-	r->state = RCPT_PENDING;
 }
 
 /* ---- encoding: "-" is NULL, "=" is the empty string ---- */
@@ -126,7 +133,22 @@ char *envelope_format(const struct envelope *env)
 	return buf_steal(&b);
 }
 
-/* ---- decoding ---- */
+/* ---- decoding ----
+ * The text is read in place, never copied or modified: a line and its
+ * fields are spans (start, length); only the decoded strings the envelope
+ * keeps are allocated, each once at its final size (mailq parses 10,000
+ * envelopes per listing). */
+
+struct span {
+	const char *p;
+	size_t n;
+};
+
+static bool span_is(struct span s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.n == n && memcmp(s.p, lit, n) == 0;
+}
 
 static int hexval(char c)
 {
@@ -140,62 +162,73 @@ static int hexval(char c)
 }
 
 /* Decode one field; *ok is cleared on malformed input. */
-static char *get_field(const char *s, bool *ok)
+static char *get_field(struct span s, bool *ok)
 {
-	if (strcmp(s, "-") == 0)
+	if (span_is(s, "-"))
 		return NULL;
-	if (strcmp(s, "=") == 0)
-		return xstrdup("");
-	struct buf b;
-	buf_init(&b);
-	for (; *s; s++) {
-		if (*s != '%') {
-			buf_addc(&b, *s);
+	char *out = xmalloc(s.n + 1), *o = out; /* decoding never lengthens */
+	if (span_is(s, "="))
+		s.n = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		if (s.p[i] != '%') {
+			*o++ = s.p[i];
 			continue;
 		}
-		int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+		int hi = i + 1 < s.n ? hexval(s.p[i + 1]) : -1;
+		int lo = hi < 0 || i + 2 >= s.n ? -1 : hexval(s.p[i + 2]);
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 			*ok = false;
 			break;
 		}
-		buf_addc(&b, (char)(hi * 16 + lo));
-		s += 2;
+		*o++ = (char)(hi * 16 + lo);
+		i += 2;
 	}
-	return buf_steal(&b);
+	*o = '\0';
+	return out;
 }
 
-static bool get_num(const char *s, unsigned long long max, unsigned long long *out)
+/* A non-empty run of decimal digits no greater than max. */
+static bool get_num(struct span s, unsigned long long max, unsigned long long *out)
 {
-	uint64_t v;
-	if (!parse_u64(s, &v) || v > max)
+	uint64_t v = 0;
+	if (s.n == 0)
+		return false;
+	for (size_t i = 0; i < s.n; i++) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return false;
+		unsigned d = (unsigned)(s.p[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	if (v > max)
 		return false;
 	*out = v;
 	return true;
 }
 
-/* Split line (modified in place) at single spaces. */
-static size_t split(char *line, char **fields, size_t max)
+/* Split a line at single spaces; max + 1 means too many fields. */
+static size_t split(struct span line, struct span *fields, size_t max)
 {
 	size_t n = 0;
-	char *p = line;
+	const char *p = line.p, *end = line.p + line.n;
 	while (n < max) {
-		fields[n++] = p;
-		char *sp = strchr(p, ' ');
+		const char *sp = memchr(p, ' ', (size_t)(end - p));
+		fields[n++] = (struct span){ p, (size_t)((sp ? sp : end) - p) };
 		if (!sp)
 			return n;
-		*sp = '\0';
 		p = sp + 1;
 	}
-	return max + 1; /* too many */
+	return max + 1;
 }
 
-static bool parse_rcpt(char **f, size_t nf, struct envelope *env)
+static bool parse_rcpt(const struct span *f, size_t nf, struct envelope *env)
 {
 	if (nf != 8)
 		return false;
 	enum rcpt_state st;
 	for (st = RCPT_PENDING; st <= RCPT_SENT; st++)
-		if (strcmp(f[1], state_names[st]) == 0)
+		if (span_is(f[1], state_names[st]))
 			break;
 	unsigned long long attempts, next, notify;
 	if (st > RCPT_SENT || !get_num(f[2], 1000000, &attempts) || !get_num(f[3], INT64_MAX, &next) ||
@@ -211,53 +244,64 @@ static bool parse_rcpt(char **f, size_t nf, struct envelope *env)
 		free(err);
 		return false;
 	}
-	envelope_add_rcpt(env, addr, orcpt, (unsigned)notify);
-	struct spool_rcpt *r = &env->rcpts[env->nrcpts - 1];
+	struct spool_rcpt *r = new_rcpt(env);
+	r->addr = addr;
+	r->orcpt = orcpt;
+	r->notify = (unsigned)notify;
 	r->state = st;
 	r->attempts = (unsigned)attempts;
 	r->next_attempt = (time_t)next;
 	r->last_error = err;
-	free(addr);
-	free(orcpt);
+	return true;
+}
+
+static bool id_field_valid(struct span s)
+{
+	if (s.n != SPOOL_ID_LEN)
+		return false;
+	for (size_t i = 0; i < s.n; i++)
+		if (!((s.p[i] >= '0' && s.p[i] <= '9') || (s.p[i] >= 'A' && s.p[i] <= 'F')))
+			return false;
 	return true;
 }
 
 enum { SEEN_ID = 1, SEEN_ARRIVAL = 2, SEEN_SENDER = 4, SEEN_USER = 8, SEEN_SIZE = 16,
        SEEN_FLAGS = 32, SEEN_DSN = 64, SEEN_ALL = 127 };
 
-static bool parse_line(char *line, struct envelope *env, unsigned *seen)
+static bool parse_line(struct span line, struct envelope *env, unsigned *seen)
 {
-	char *f[MAX_FIELDS];
+	struct span f[MAX_FIELDS];
 	size_t nf = split(line, f, MAX_FIELDS);
 	if (nf > MAX_FIELDS)
 		return false;
 	unsigned long long v;
 	bool ok = true;
-	const char *k = f[0];
-	if (strcmp(k, "rcpt") == 0)
+	struct span k = f[0];
+	if (span_is(k, "rcpt"))
 		return parse_rcpt(f, nf, env);
 	unsigned bit = 0; /* a repeated string key is refused before it overwrites (and leaks) */
-	if (strcmp(k, "id") == 0 && nf == 2 && spool_id_valid(f[1])) {
+	if (span_is(k, "id") && nf == 2 && id_field_valid(f[1])) {
 		bit = SEEN_ID;
-		memcpy(env->id, f[1], SPOOL_ID_LEN + 1);
-	} else if (strcmp(k, "arrival") == 0 && nf == 2 && get_num(f[1], INT64_MAX, &v)) {
+		memcpy(env->id, f[1].p, SPOOL_ID_LEN);
+		env->id[SPOOL_ID_LEN] = '\0';
+	} else if (span_is(k, "arrival") && nf == 2 && get_num(f[1], INT64_MAX, &v)) {
 		bit = SEEN_ARRIVAL;
 		env->arrival = (time_t)v;
-	} else if (strcmp(k, "sender") == 0 && nf == 2 && !(*seen & SEEN_SENDER)) {
+	} else if (span_is(k, "sender") && nf == 2 && !(*seen & SEEN_SENDER)) {
 		bit = SEEN_SENDER;
 		env->sender = get_field(f[1], &ok);
 		ok = ok && env->sender;
-	} else if (strcmp(k, "user") == 0 && nf == 3 && !(*seen & SEEN_USER) && get_num(f[1], UINT32_MAX, &v)) {
+	} else if (span_is(k, "user") && nf == 3 && !(*seen & SEEN_USER) && get_num(f[1], UINT32_MAX, &v)) {
 		bit = SEEN_USER;
 		env->uid = (uid_t)v;
 		env->user = get_field(f[2], &ok);
-	} else if (strcmp(k, "size") == 0 && nf == 2 && get_num(f[1], UINT64_MAX, &v)) {
+	} else if (span_is(k, "size") && nf == 2 && get_num(f[1], UINT64_MAX, &v)) {
 		bit = SEEN_SIZE;
 		env->size = v;
-	} else if (strcmp(k, "flags") == 0 && nf == 2 && get_num(f[1], 255, &v)) {
+	} else if (span_is(k, "flags") && nf == 2 && get_num(f[1], 255, &v)) {
 		bit = SEEN_FLAGS;
 		env->flags = (unsigned)v;
-	} else if (strcmp(k, "dsn") == 0 && nf == 3 && !(*seen & SEEN_DSN)) {
+	} else if (span_is(k, "dsn") && nf == 3 && !(*seen & SEEN_DSN)) {
 		bit = SEEN_DSN;
 		env->ret = get_field(f[1], &ok);
 		env->envid = get_field(f[2], &ok);
@@ -268,6 +312,23 @@ static bool parse_line(char *line, struct envelope *env, unsigned *seen)
 	return true;
 }
 
+/* The next non-empty line from *pos on (empty lines are skipped, as the
+ * format has none); false at the end of the text. */
+static bool next_line(const char *text, size_t len, size_t *pos, struct span *line)
+{
+	while (*pos < len) {
+		const char *start = text + *pos;
+		const char *nl = memchr(start, '\n', len - *pos);
+		size_t n = nl ? (size_t)(nl - start) : len - *pos;
+		*pos += n + (nl != NULL);
+		if (n) {
+			*line = (struct span){ start, n };
+			return true;
+		}
+	}
+	return false;
+}
+
 int envelope_parse(const char *text, size_t len, struct envelope *env, char *err, size_t errlen)
 {
 	envelope_init(env);
@@ -275,22 +336,21 @@ int envelope_parse(const char *text, size_t len, struct envelope *env, char *err
 		set_err(err, errlen, "envelope contains NUL bytes");
 		return -1;
 	}
-	char *copy = xstrndup(text, len);
-	char *save = NULL;
-	char *line = strtok_r(copy, "\n", &save);
+	size_t pos = 0;
+	struct span line;
 	unsigned seen = 0;
 	bool ended = false;
 	int lineno = 1;
 	const char *why = NULL;
-	if (!line || strcmp(line, ENVELOPE_VERSION) != 0)
+	if (!next_line(text, len, &pos, &line) || !span_is(line, ENVELOPE_VERSION))
 		why = "not a sealpost envelope (version line)";
-	/* strtok_r folds empty lines away; the format has none, so the
-	 * trailing "end" plus the exact length check below catches damage */
-	while (!why && (line = strtok_r(NULL, "\n", &save)) != NULL) {
+	/* empty lines are skipped; the format has none, so the trailing
+	 * "end" plus the final newline check below catches damage */
+	while (!why && next_line(text, len, &pos, &line)) {
 		lineno++;
 		if (ended) {
 			why = "data after end";
-		} else if (strcmp(line, "end") == 0) {
+		} else if (span_is(line, "end")) {
 			ended = true;
 		} else if (!parse_line(line, env, &seen)) {
 			why = "malformed record";
@@ -302,7 +362,6 @@ int envelope_parse(const char *text, size_t len, struct envelope *env, char *err
 		why = "missing a required record";
 	if (!why && env->nrcpts == 0)
 		why = "no recipients";
-	free(copy);
 	if (why) {
 		set_err(err, errlen, "damaged envelope, line %d: %s", lineno, why);
 		envelope_free(env);
