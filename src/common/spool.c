@@ -234,33 +234,33 @@ void spool_writer_abort(struct spool_writer *w)
 
 /* ---------------------------------------------------------------- reader */
 
-/* Read a whole (small) file. A typical envelope fits the first read, and
- * a short read of a regular file is its end: one read(), no fstat(). */
-static int read_small_file(int fd, const char *what, char **out, size_t *outlen, char *err, size_t errlen)
+/* Read a whole (small) file into *into (replacing what it held; its
+ * memory is reused, so a listing allocates once, not per entry). A
+ * typical envelope fits the first read, and a short read of a regular
+ * file is its end: one read(), no fstat(). */
+static int read_small_file(int fd, const char *what, struct buf *into, char *err, size_t errlen)
 {
-	size_t cap = 8192, len = 0;
-	char *data = xmalloc(cap);
+	into->len = 0;
 	for (;;) {
-		ssize_t r = read_retry(fd, data + len, cap - len - 1);
+		if (into->cap - into->len < 2) {
+			size_t cap = into->cap ? into->cap * 2 : 8192;
+			if (cap > ENVELOPE_MAX_BYTES * 2) {
+				set_err(err, errlen, "%s: too large", what);
+				return -1;
+			}
+			into->data = xrealloc(into->data, cap);
+			into->cap = cap;
+		}
+		ssize_t r = read_retry(fd, into->data + into->len, into->cap - into->len - 1);
 		if (r < 0) {
 			set_err(err, errlen, "%s: %s", what, strerror(errno));
-			free(data);
 			return -1;
 		}
-		len += (size_t)r;
-		if (len + 1 < cap)
+		into->len += (size_t)r;
+		if (into->len + 1 < into->cap)
 			break; /* short read: end of file (EISDIR etc. fail above) */
-		if (cap > ENVELOPE_MAX_BYTES) {
-			free(data);
-			set_err(err, errlen, "%s: too large", what);
-			return -1;
-		}
-		cap *= 2;
-		data = xrealloc(data, cap);
 	}
-	data[len] = '\0';
-	*out = data;
-	*outlen = len;
+	into->data[into->len] = '\0';
 	return 0;
 }
 
@@ -275,15 +275,14 @@ static int load_envelope(const char *spool_dir, const char *id, struct envelope 
 		free(p);
 		return e == ENOENT ? 1 : -1;
 	}
-	char *text;
-	size_t len;
-	int r = read_small_file(fd, p, &text, &len, err, errlen);
+	struct buf text;
+	buf_init(&text);
+	int r = read_small_file(fd, p, &text, err, errlen);
 	close(fd);
 	free(p);
-	if (r < 0)
-		return -1;
-	r = envelope_parse(text, len, env, err, errlen);
-	free(text);
+	if (r == 0)
+		r = envelope_parse(text.data, text.len, env, err, errlen);
+	buf_free(&text);
 	if (r == 0 && strcmp(env->id, id) != 0) {
 		set_err(err, errlen, "envelope names id %s, file is %s", env->id, id);
 		envelope_free(env);
@@ -440,6 +439,8 @@ int spool_scan_envelopes(const char *spool_dir,
 		return -1;
 	int r = 0;
 	struct dirent *de;
+	struct buf text; /* one read buffer for every entry */
+	buf_init(&text);
 	while (r == 0 && (de = readdir(d)) != NULL) {
 		char id[SPOOL_ID_LEN + 1];
 		if (!env_name_id(de->d_name, id))
@@ -450,15 +451,12 @@ int spool_scan_envelopes(const char *spool_dir,
 				r = fn(id, NULL, strerror(errno), ctx);
 			continue;
 		}
-		char *text, why[256] = "";
-		size_t len;
-		int rr = read_small_file(fd, de->d_name, &text, &len, why, sizeof(why));
+		char why[256] = "";
+		int rr = read_small_file(fd, de->d_name, &text, why, sizeof(why));
 		close(fd);
 		struct envelope env;
-		if (rr == 0) {
-			rr = envelope_parse(text, len, &env, why, sizeof(why));
-			free(text);
-		}
+		if (rr == 0)
+			rr = envelope_parse(text.data, text.len, &env, why, sizeof(why));
 		if (rr == 0 && strcmp(env.id, id) != 0) {
 			snprintf(why, sizeof(why), "envelope names id %s", env.id);
 			envelope_free(&env);
@@ -466,6 +464,7 @@ int spool_scan_envelopes(const char *spool_dir,
 		}
 		r = rr == 0 ? fn(id, &env, NULL, ctx) : fn(id, NULL, why, ctx);
 	}
+	buf_free(&text);
 	closedir(d);
 	return r;
 }
