@@ -52,8 +52,20 @@
 #         write_conf "$(relay_conf main "$SMTP_PORT" starttls \
 #             'username = "alice"' "password_file = \"$T/pw\"" \
 #             'verify = "pin"' "pin_sha256 = {\"$(cat "$CERTS/server.pin")\"}")"
+#   start_postfix
+#       Starts a private Postfix as the smarthost (tests/postfix-harness.sh
+#       start "$T/pf"; needs root and /usr/sbin/postfix, skips (77) without
+#       them or when the harness says it cannot run here, fails on any other
+#       error). Runs need_certs first, so the instance uses the shared test
+#       PKI. The instance is stopped at cleanup. Sources the harness's
+#       assignments (kept in $T/pf.env) and exports them: PF_SUBMISSION_PORT
+#       PF_SMTPS_PORT PF_USER PF_PASS PF_DOMAIN PF_MAILDIR PF_CA PF_LOG
+#       (meanings: tests/postfix-harness.sh). Sets HARNESS to the harness
+#       script, for `sh "$HARNESS" wait "$T/pf" N`, `payload FILE` and
+#       `stop "$T/pf"`.
 #
-# Runs as the test's user; trusts only the files it creates under $T.
+# Runs as the test's user (start_postfix: root); trusts only the files it
+# creates under $T.
 
 SMARTHOST_PY="$top_srcdir/tests/smarthost.py"
 _smarthost_pids=""
@@ -205,4 +217,21 @@ relay_conf() {
 		case $_policy_keys in *" verify_name "*) ;; *) printf '  verify_name = "localhost"\n' ;; esac
 	esac
 	printf '%s}\n' "$_policy_extra"
+}
+
+_postfix_cleanup() { sh "$HARNESS" stop "$T/pf"; }
+
+start_postfix() {
+	[ "$(id -u)" = 0 ] || skip "the Postfix harness needs root"
+	[ -x /usr/sbin/postfix ] || skip "postfix is not installed"
+	need_certs
+	HARNESS="$top_srcdir/tests/postfix-harness.sh"
+	if sh "$HARNESS" start "$T/pf" > "$T/pf.env"; then :; else
+		_rc=$?
+		[ "$_rc" = 77 ] && skip "Postfix harness cannot run here"
+		fail "postfix-harness.sh start failed ($_rc)"
+	fi
+	at_cleanup _postfix_cleanup
+	. "$T/pf.env"
+	export PF_SUBMISSION_PORT PF_SMTPS_PORT PF_USER PF_PASS PF_DOMAIN PF_MAILDIR PF_CA PF_LOG
 }

@@ -8,20 +8,7 @@ set -eu
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/lib-smarthost.sh"
 
-[ "$(id -u)" = 0 ] || skip "the Postfix harness needs root"
-[ -x /usr/sbin/postfix ] || skip "postfix is not installed"
-need_certs
-HARNESS="$top_srcdir/tests/postfix-harness.sh"
-
-pf_stop() { sh "$HARNESS" stop "$T/pf"; }
-if sh "$HARNESS" start "$T/pf" > "$T/pf.env"; then :; else
-	rc=$?
-	[ "$rc" = 77 ] && skip "Postfix harness cannot run here"
-	fail "postfix-harness.sh start failed ($rc)"
-fi
-at_cleanup pf_stop
-. "$T/pf.env"
-export PF_SUBMISSION_PORT PF_SMTPS_PORT PF_USER PF_PASS PF_DOMAIN PF_CA
+start_postfix
 ok "private Postfix started (submission $PF_SUBMISSION_PORT, smtps $PF_SMTPS_PORT)"
 
 # send.py MODE MSGFILE: MODE starttls|implicit; sends MSGFILE's bytes.

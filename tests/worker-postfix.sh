@@ -9,20 +9,8 @@
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/lib-smarthost.sh"
 
-[ "$(id -u)" = 0 ] || skip "the Postfix harness needs root"
-[ -x /usr/sbin/postfix ] || skip "postfix is not installed"
 [ -x "$SEALPOST" ] && [ -x "$SEALPOSTD" ] || skip "sealpost/sealpostd not built"
-need_certs
-HARNESS="$top_srcdir/tests/postfix-harness.sh"
-
-pf_stop() { sh "$HARNESS" stop "$T/pf"; }
-if sh "$HARNESS" start "$T/pf" > "$T/pf.env"; then :; else
-	rc=$?
-	[ "$rc" = 77 ] && skip "Postfix harness cannot run here"
-	fail "postfix-harness.sh start failed ($rc)"
-fi
-at_cleanup pf_stop
-. "$T/pf.env"
+start_postfix
 printf '%s\n' "$PF_PASS" > "$T/pf.secret"
 chmod 600 "$T/pf.secret"
 
