@@ -17,21 +17,6 @@ B=bob@example.net
 msg() { printf 'To: %s\nSubject: %s\nMessage-ID: <%s@example.org>\n\nhello\n' "$B" "$1" "$1"; }
 queue_msg() { msg "$1" | "$SEALPOST" -C "$CONF" -odq -t || fail "sealpost could not queue $1"; }
 
-start_daemon() {
-	"$SEALPOSTD" -C "$CONF" "$@" 2>>"$WLOG" &
-	DPID=$!
-	case_owns "$!"
-	_n=100
-	while ! grep -q "started" "$WLOG" && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
-	grep -q "started" "$WLOG" || fail "daemon did not start: $(cat "$WLOG")"
-}
-
-stop_daemon() {
-	kill -TERM "$DPID"
-	if wait "$DPID"; then _rc=0; else _rc=$?; fi
-	[ "$_rc" = 0 ] || fail "daemon exit $_rc after SIGTERM"
-}
-
 # has_subject N SUBJECT: the N-th delivered message is SUBJECT
 subject_of() { sed -n 's/^Subject: //p' "$SMTP_MAILDIR/$1.eml" | tr -d '\r'; }
 

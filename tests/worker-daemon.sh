@@ -86,15 +86,6 @@ check_config() {
 	"$SEALPOSTD" --version | grep -q "^sealpostd " || fail "--version"
 }
 
-start_daemon() {
-	"$SEALPOSTD" -C "$CONF" 2>>"$WLOG" &
-	DPID=$!
-	case_owns "$!"
-	_n=100
-	while ! grep -q "started" "$WLOG" && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
-	grep -q "started" "$WLOG" || fail "daemon did not start: $(cat "$WLOG")"
-}
-
 daemon() {
 	wcase daemon
 	start_smarthost
@@ -124,9 +115,7 @@ daemon() {
 	kill -HUP "$DPID"
 	sleep 0.3
 	grep -q "configuration reloaded" "$WLOG" || fail "good reload not logged"
-	kill -TERM "$DPID"
-	if wait "$DPID"; then rc=0; else rc=$?; fi
-	[ "$rc" = 0 ] || fail "daemon exit $rc after SIGTERM"
+	stop_daemon
 	grep -q "stopped" "$WLOG" || fail "no stop line"
 	no_cleartext
 }

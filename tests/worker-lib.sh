@@ -23,6 +23,10 @@
 #   no_auth_attempt     no AUTH reached the server
 #   case_owns PID       stop PID (SIGTERM) when the case ends, even when it
 #                       fails (daemons started in a case)
+#   start_daemon [ARGS] sealpostd -C $CONF ARGS in the background, log in
+#                       $WLOG, pid in DPID, owned by the case (case_owns);
+#                       waits (up to 5 s) for its "started" line, else fails
+#   stop_daemon         SIGTERM to $DPID, wait; fails unless it exits 0
 #   run_cases FUNC...   run each case function in a subshell, report
 #                       ok/skip/FAIL per case, fail the script if one failed
 
@@ -133,6 +137,21 @@ _case_cleanup() {
 case_owns() {
 	_case_pids="$_case_pids $1"
 	trap '_case_cleanup' EXIT
+}
+
+start_daemon() {
+	"$SEALPOSTD" -C "$CONF" "$@" 2>>"$WLOG" &
+	DPID=$!
+	case_owns "$!"
+	_n=100
+	while ! grep -q "started" "$WLOG" && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
+	grep -q "started" "$WLOG" || fail "daemon did not start: $(cat "$WLOG")"
+}
+
+stop_daemon() {
+	kill -TERM "$DPID"
+	if wait "$DPID"; then _rc=0; else _rc=$?; fi
+	[ "$_rc" = 0 ] || fail "daemon exit $_rc after SIGTERM"
 }
 
 run_cases() {
