@@ -103,6 +103,9 @@ Scenarios (--scenario):
   multiline-greeting       "220-first\r\n220-second\r\n220 last"; MAIL, RCPT and
                            end-of-data replies are two-line too
   slow                     every reply delayed 0.2 s (see --delay)
+  close-on-reuse           a connection that has had a transaction accepted
+                           closes at the next MAIL, unanswered (a server that
+                           drops kept connections)
   fail-first-N             451 4.3.0 at MAIL for the first N transactions
                            (same as --fail-first N)
   flaky                    nothing by itself: use --flaky (works with any
@@ -149,7 +152,7 @@ FIXED_SCENARIOS = {
     "rcpt-4xx", "rcpt-5xx", "data-4xx", "data-5xx", "eod-4xx", "eod-5xx",
     "rcpt-mixed", "drop-mid-data", "drop-after-eod", "silent-before-greeting",
     "silent-after-starttls", "silent-in-handshake", "talk-before-greeting",
-    "multiline-greeting", "slow", "flaky"}
+    "multiline-greeting", "slow", "flaky", "close-on-reuse"}
 TLS_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
                 "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -294,6 +297,7 @@ class Session:
         self.o = server.opts
         self.sock = sock
         self.n = n
+        self.delivered_here = 0     # transactions accepted on this connection
         self.buf = b""
         self.rx = 0
         self.out = []
@@ -643,6 +647,8 @@ class Session:
     def cmd_MAIL(self, arg):
         if not self.precheck():
             return
+        if self.sc("close-on-reuse") and self.delivered_here:
+            raise Closed("close-on-reuse")
         if not self.helo:
             self.reply("503 5.5.1 Send HELO/EHLO first")
             return
@@ -767,6 +773,7 @@ class Session:
                     "client_cert": self.tls_info.get("client_cert"),
                     "helo": self.helo, "conn": self.n, "size": len(body)}
             n = self.srv.deliver(meta, body)
+            self.delivered_here += 1
             self.log("event", "delivered %d" % n)
             self.reply(*self.multi("250 2.0.0 Message accepted",
                                    "250 2.0.0 Ok: queued as %d" % n))

@@ -301,6 +301,23 @@ connection_reuse() {
 	[ "$(transcript_tls_c2s | grep -c '^EHLO')" = 1 ] || fail "one session expected"
 }
 
+reused_connection_dropped() {
+	# the server drops each kept connection at its next MAIL: every
+	# message goes out on a new connection at once, none is deferred and
+	# the relay is never taken for down
+	scenario reuse-dropped --scenario close-on-reuse
+	for i in 1 2 3; do default_message | enqueue alice@example.org "$B" >/dev/null; done
+	run_worker
+	finish
+	wait_delivered 3 5 || fail "not all delivered; log: $(cat "$WLOG")"
+	[ "$(queued_count)" = 0 ] || fail "$(queued_count) left queued; log: $(cat "$WLOG")"
+	_conns=$(transcript_events | grep -c '^conn-open')
+	[ "$_conns" = 3 ] || fail "$_conns connections for 3 messages"
+	[ "$(grep -c 'reused session lost' "$WLOG")" = 2 ] || fail "two dropped reuses expected; log: $(cat "$WLOG")"
+	grep -q "status=deferred" "$WLOG" && fail "a message was deferred; log: $(cat "$WLOG")"
+	true
+}
+
 failover() {
 	wcase failover
 	start_smarthost --scenario no-starttls
@@ -372,4 +389,4 @@ run_cases mail_4xx mail_5xx rcpt_4xx rcpt_5xx data_4xx data_5xx eod_4xx eod_5xx 
 	silent_before_greeting connect_refused talk_before_greeting close_after_greeting multiline \
 	no_pipelining size_limit size_param eightbit eightbit_not_offered smtputf8 smtputf8_missing \
 	dsn_params dsn_not_offered dot_stuffing_and_line_ends no_final_newline null_sender \
-	connection_reuse failover sender_routing concurrency id_exit_status
+	connection_reuse reused_connection_dropped failover sender_routing concurrency id_exit_status

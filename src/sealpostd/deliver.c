@@ -174,8 +174,9 @@ static int final_status(const struct envelope *env)
 /* Try relay li for the recipients in todo; the ones to fail over stay in
  * todo (count returned). */
 static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, struct smtp_failure *last,
-			char *last_label, size_t labellen)
+			char *last_label, size_t labellen, bool *retry)
 {
+	*retry = false;
 	struct relay_link *link = &j->pool->links[li];
 	struct smtp_session *s = relay_session(j->pool, li, j->e->id);
 	snprintf(last_label, labellen, "%s", link->label);
@@ -189,6 +190,7 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 			       .server_dsn = s->caps.dsn };
 	struct smtp_rcpt_result *res = xcalloc(ntodo, sizeof(*res));
 	bool eod_sent = false;
+	bool reused = s->transactions > 0;
 	int r = smtp_send_message(s, &j->e->env, j->e->msg_fd, todo, ntodo, res, &eod_sent);
 	if (eod_sent)
 		fault_point("after-data-reply"); /* end of data sent, reply read; no state saved */
@@ -203,13 +205,13 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 	}
 	/* persisted before anything else happens; a message now complete is
 	 * removed instead, which is as durable and saves two fsyncs */
-	if (final_status(&j->e->env) == EX_TEMPFAIL)
+	if (keep < ntodo && final_status(&j->e->env) == EX_TEMPFAIL)
 		save(j);
 	fault_point("after-state-update");
 	if (lost)
 		*last = s->fail;
 	free(res);
-	relay_after_transaction(j->pool, li, lost, eod_sent);
+	*retry = relay_after_transaction(j->pool, li, lost, eod_sent, reused);
 	return keep;
 }
 
@@ -239,7 +241,10 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 			continue;
 		any_relay = true;
 		last_relay = pool->links[li].relay->host;
-		ntodo = try_relay(&j, li, todo, ntodo, &last, last_label, sizeof(last_label));
+		bool retry;
+		ntodo = try_relay(&j, li, todo, ntodo, &last, last_label, sizeof(last_label), &retry);
+		if (retry && ntodo > 0) /* once, on a new connection */
+			ntodo = try_relay(&j, li, todo, ntodo, &last, last_label, sizeof(last_label), &retry);
 	}
 	/* Whatever no relay could take stays queued (or expires). */
 	for (size_t k = 0; k < ntodo; k++) {

@@ -134,7 +134,7 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 	return &l->session;
 }
 
-void relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod_sent)
+bool relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod_sent, bool reused)
 {
 	struct relay_link *l = &p->links[i];
 	if (!lost) {
@@ -142,13 +142,22 @@ void relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod
 		 * share it with the other workers */
 		if (l->session.transactions == 1)
 			share_ticket(p, l);
-		return;
+		return false;
 	}
 	l->open = false;
-	if (!eod_sent) {
-		l->down = true;
-		l->down_why = l->session.fail;
-		log_msg(LOG_WARNING, "relay %s %s: session lost (%s): %s", l->relay->name, l->label,
-			stage_name(l->down_why.stage), l->down_why.reason);
+	if (eod_sent)
+		return false;
+	if (reused) {
+		/* a kept connection the server closed under us (its idle or
+		 * connection limit): nothing was accepted, so a new connection
+		 * may take the message at once; the relay is not down */
+		log_msg(LOG_NOTICE, "relay %s %s: reused session lost (%s): %s; trying a new connection",
+			l->relay->name, l->label, stage_name(l->session.fail.stage), l->session.fail.reason);
+		return true;
 	}
+	l->down = true;
+	l->down_why = l->session.fail;
+	log_msg(LOG_WARNING, "relay %s %s: session lost (%s): %s", l->relay->name, l->label,
+		stage_name(l->down_why.stage), l->down_why.reason);
+	return false;
 }

@@ -60,8 +60,10 @@ void relay_pool_new_run(struct relay_pool *p);
  */
 struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *id);
 
-/* After a transaction: a lost session is forgotten; lost before the end
- * of data, the relay is marked down for the rest of the run. */
-void relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod_sent);
+/* After a transaction: a lost session is forgotten. Lost before the end of
+ * data on a new connection, the relay is marked down for the rest of the
+ * run; on a reused one (the server may close kept connections at any
+ * time) it is not, and true says "try once more on a new connection". */
+bool relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod_sent, bool reused);
 
 #endif
