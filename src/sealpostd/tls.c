@@ -153,12 +153,7 @@ struct tls_conn *tls_conn_new(int fd, const struct sp_tls_policy *pol, const cha
 			goto fail;
 		}
 	}
-	/* one key share, for the first group of the priority (secp256r1 in
-	 * NORMAL, which RFC 8446 makes mandatory for servers), not GnuTLS's
-	 * default two: one key pair less per full handshake, and the X25519
-	 * code is never paged in unless negotiated (-150 KiB peak RSS). A
-	 * server that wants another group asks for it (HelloRetryRequest). */
-	r = gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL | GNUTLS_KEY_SHARE_TOP);
+	r = gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
 	if (r < 0) {
 		t->session = NULL;
 		set_err(err, errlen, "TLS session: %s", gnutls_strerror(r));
