@@ -36,6 +36,7 @@
 #include "mailq.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,20 +184,132 @@ static int collect_env(const char *id, struct envelope *env, const char *why, vo
 	return 0;
 }
 
+/* Listing order: arrival, then id. Ids are SPOOL_ID_LEN uppercase hex
+ * digits (checked by the parser), so comparing their values orders them
+ * as strcmp does, without touching the strings. */
+struct order_key {
+	int64_t arrival;
+	uint64_t id;
+	size_t index;
+};
+
 static int by_arrival(const void *a, const void *b)
 {
-	const struct envelope *x = a, *y = b;
+	const struct order_key *x = a, *y = b;
 	if (x->arrival != y->arrival)
 		return x->arrival < y->arrival ? -1 : 1;
-	return strcmp(x->id, y->id);
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return 0;
 }
 
-static void local_time(time_t t, char out[32])
+static uint64_t id_value(const char *id)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < SPOOL_ID_LEN; i++)
+		v = v << 4 | (uint64_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'A' + 10);
+	return v;
+}
+
+/*
+ * Times are formatted once per minute, not once per entry: the text of
+ * the last minute seen is kept and only its two seconds digits change.
+ * A minute is reused only once formatting its first and last second gave
+ * the same text apart from those digits (so no zone change or leap second
+ * falls inside it); anything else is formatted afresh.
+ */
+#define TIME_T_MAX ((time_t)((UINT64_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+
+enum minute_state { MINUTE_NONE, MINUTE_SEEN, MINUTE_UNIFORM, MINUTE_MIXED };
+
+struct time_cache {
+	void (*format)(time_t t, char out[32]);
+	size_t sec_from_end;    /* where the seconds digits end the text */
+	size_t sec_at;          /* where they are in the cached minute's text */
+	time_t minute;          /* start of the minute last formatted */
+	enum minute_state state;
+	char text[32];
+};
+
+static void format_local(time_t t, char out[32])
 {
 	struct tm tm;
-	localtime_r(&t, &tm);
-	if (strftime(out, 32, "%a %b %e %H:%M:%S", &tm) == 0)
+	if (!localtime_r(&t, &tm) || strftime(out, 32, "%a %b %e %H:%M:%S", &tm) == 0)
 		strcpy(out, "?");
+}
+
+/* The seconds shown in s, or -1 when s has none where expected. */
+static int shown_seconds(const char *s, size_t at)
+{
+	if (strlen(s) < at + 2 || s[at] < '0' || s[at] > '5' || s[at + 1] < '0' || s[at + 1] > '9')
+		return -1;
+	return (s[at] - '0') * 10 + (s[at + 1] - '0');
+}
+
+static void set_seconds(char *s, size_t at, int sec)
+{
+	s[at] = (char)('0' + sec / 10);
+	s[at + 1] = (char)('0' + sec % 10);
+}
+
+/* Does the cached minute read the same for all its 60 seconds? */
+static bool minute_uniform(struct time_cache *c)
+{
+	char last[32];
+	c->format(c->minute, c->text);
+	c->format(c->minute + 59, last);
+	if (shown_seconds(c->text, c->sec_at) != 0 || shown_seconds(last, c->sec_at) != 59)
+		return false;
+	set_seconds(last, c->sec_at, 0);
+	return strcmp(c->text, last) == 0;
+}
+
+static const char *cached_time(struct time_cache *c, time_t t)
+{
+	bool in_minute = c->state != MINUTE_NONE && t >= c->minute && t - c->minute < 60;
+	if (in_minute && c->state == MINUTE_SEEN)
+		c->state = minute_uniform(c) ? MINUTE_UNIFORM : MINUTE_MIXED;
+	if (in_minute && c->state == MINUTE_UNIFORM) {
+		set_seconds(c->text, c->sec_at, (int)(t - c->minute));
+		return c->text;
+	}
+	c->format(t, c->text);
+	if (!in_minute) {
+		size_t len = strlen(c->text);
+		c->sec_at = len >= c->sec_from_end ? len - c->sec_from_end : 0;
+		int sec = shown_seconds(c->text, c->sec_at);
+		bool usable = sec >= 0 && t >= sec && t <= TIME_T_MAX - 60;
+		c->state = usable ? MINUTE_SEEN : MINUTE_NONE;
+		c->minute = usable ? t - sec : 0;
+	}
+	return c->text;
+}
+
+/* ---- output helpers: the listing is built without printf ---- */
+
+static const char spaces[] = "                                                ";
+_Static_assert(sizeof(spaces) == RCPT_COLUMN + 1, "one line of indentation");
+
+static void add_spaces(struct buf *b, size_t n)
+{
+	for (; n > RCPT_COLUMN; n -= RCPT_COLUMN)
+		buf_add(b, spaces, RCPT_COLUMN);
+	buf_add(b, spaces, n);
+}
+
+/* Decimal v, right-aligned in width columns. */
+static void add_number(struct buf *b, uint64_t v, size_t width)
+{
+	char digits[24];
+	size_t n = sizeof(digits);
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	size_t len = sizeof(digits) - n;
+	if (width > len)
+		add_spaces(b, width - len);
+	buf_add(b, digits + n, len);
 }
 
 static bool rcpt_listed(const struct spool_rcpt *r)
@@ -204,17 +317,29 @@ static bool rcpt_listed(const struct spool_rcpt *r)
 	return r->state != RCPT_SENT;
 }
 
-static void format_human(struct buf *b, const struct envelope *env)
+struct listing {
+	struct buf out;
+	struct time_cache arrival;  /* arrivals come in order: mostly hits */
+	struct time_cache next;     /* next attempts: hits when clustered */
+};
+
+static void format_human(struct listing *l, const struct envelope *env)
 {
-	char when[32];
-	local_time(env->arrival, when);
+	struct buf *b = &l->out;
 	size_t start = b->len;
 	text_sanitize(b, env->id, strlen(env->id));
 	if (env->flags & ENV_HELD)
 		buf_addc(b, '!');
-	while (b->len - start < SPOOL_ID_LEN + 1)
-		buf_addc(b, ' ');
-	buf_printf(b, " %8llu %-20s ", (unsigned long long)env->size, when);
+	if (b->len - start < SPOOL_ID_LEN + 1)
+		add_spaces(b, SPOOL_ID_LEN + 1 - (b->len - start));
+	buf_addc(b, ' ');
+	add_number(b, env->size, 8);
+	buf_addc(b, ' ');
+	const char *when = cached_time(&l->arrival, env->arrival);
+	size_t wlen = strlen(when);
+	buf_add(b, when, wlen);
+	add_spaces(b, wlen < 20 ? 20 - wlen : 0);
+	buf_addc(b, ' ');
 	if (!env->sender || !env->sender[0])
 		buf_adds(b, "MAILER-DAEMON");
 	else
@@ -228,18 +353,22 @@ static void format_human(struct buf *b, const struct envelope *env)
 			continue;
 		if (r->last_error && r->last_error[0] &&
 		    (!shown_error || strcmp(shown_error, r->last_error) != 0)) {
-			buf_printf(b, "%*s(", RCPT_COLUMN, "");
+			add_spaces(b, RCPT_COLUMN);
+			buf_addc(b, '(');
 			text_sanitize_str(b, r->last_error, MAX_SHOWN_ERROR);
 			buf_adds(b, ")\n");
 		}
 		shown_error = r->last_error;
-		buf_printf(b, "%*s", RCPT_COLUMN, "");
+		add_spaces(b, RCPT_COLUMN);
 		text_sanitize_str(b, r->addr ? r->addr : "", MAX_SHOWN_ERROR);
 		if (r->state != RCPT_PENDING || r->attempts > 0) {
-			buf_printf(b, "  [%s, attempt %u", rcpt_state_name(r->state), r->attempts);
+			buf_adds(b, "  [");
+			buf_adds(b, rcpt_state_name(r->state));
+			buf_adds(b, ", attempt ");
+			add_number(b, r->attempts, 0);
 			if (r->state != RCPT_FAILED && r->next_attempt > 0) {
-				local_time(r->next_attempt, when);
-				buf_printf(b, ", next %s", when);
+				buf_adds(b, ", next ");
+				buf_adds(b, cached_time(&l->next, r->next_attempt));
 			}
 			buf_addc(b, ']');
 		}
@@ -248,15 +377,19 @@ static void format_human(struct buf *b, const struct envelope *env)
 	buf_addc(b, '\n');
 }
 
-static void json_time_or_null(struct buf *b, time_t t)
+static void json_time(struct buf *b, struct time_cache *c, time_t t)
 {
-	if (t <= 0) {
+	buf_addc(b, '"');
+	buf_adds(b, cached_time(c, t));
+	buf_addc(b, '"');
+}
+
+static void json_time_or_null(struct buf *b, struct time_cache *c, time_t t)
+{
+	if (t <= 0)
 		buf_adds(b, "null");
-		return;
-	}
-	char s[32];
-	format_rfc3339(t, s);
-	buf_printf(b, "\"%s\"", s);
+	else
+		json_time(b, c, t);
 }
 
 static void json_str(struct buf *b, const char *s)
@@ -267,16 +400,19 @@ static void json_str(struct buf *b, const char *s)
 		json_escape(b, s, strlen(s));
 }
 
-static void format_json(struct buf *b, const struct envelope *env)
+static void format_json(struct listing *l, const struct envelope *env)
 {
-	char when[32];
-	format_rfc3339(env->arrival, when);
+	struct buf *b = &l->out;
 	buf_adds(b, "{\"id\": ");
 	json_str(b, env->id);
-	buf_printf(b, ", \"size\": %llu, \"arrival\": \"%s\", \"sender\": ",
-		   (unsigned long long)env->size, when);
+	buf_adds(b, ", \"size\": ");
+	add_number(b, env->size, 0);
+	buf_adds(b, ", \"arrival\": ");
+	json_time(b, &l->arrival, env->arrival);
+	buf_adds(b, ", \"sender\": ");
 	json_str(b, env->sender ? env->sender : "");
-	buf_printf(b, ", \"held\": %s, \"recipients\": [", (env->flags & ENV_HELD) ? "true" : "false");
+	buf_adds(b, (env->flags & ENV_HELD) ? ", \"held\": true" : ", \"held\": false");
+	buf_adds(b, ", \"recipients\": [");
 	bool first = true;
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		const struct spool_rcpt *r = &env->rcpts[i];
@@ -285,9 +421,12 @@ static void format_json(struct buf *b, const struct envelope *env)
 		buf_adds(b, first ? "{\"address\": " : ", {\"address\": ");
 		first = false;
 		json_str(b, r->addr ? r->addr : "");
-		buf_printf(b, ", \"state\": \"%s\", \"attempts\": %u, \"next_attempt\": ",
-			   rcpt_state_name(r->state), r->attempts);
-		json_time_or_null(b, r->state == RCPT_FAILED ? 0 : r->next_attempt);
+		buf_adds(b, ", \"state\": \"");
+		buf_adds(b, rcpt_state_name(r->state));
+		buf_adds(b, "\", \"attempts\": ");
+		add_number(b, r->attempts, 0);
+		buf_adds(b, ", \"next_attempt\": ");
+		json_time_or_null(b, &l->next, r->state == RCPT_FAILED ? 0 : r->next_attempt);
 		buf_adds(b, ", \"last_error\": ");
 		json_str(b, r->last_error && r->last_error[0] ? r->last_error : NULL);
 		buf_addc(b, '}');
@@ -296,71 +435,81 @@ static void format_json(struct buf *b, const struct envelope *env)
 }
 
 /* Load every readable envelope in one pass; damaged ones are noted and
- * skipped. Returns 0 or a sysexits code. */
-static int load_queue(const char *spool_dir, struct envelope **out, size_t *nout, char *err,
+ * skipped. *order gets the listing order. Returns 0 or a sysexits code. */
+static int load_queue(const char *spool_dir, struct env_list *l, struct order_key **order, char *err,
 		      size_t errlen)
 {
-	struct env_list l = { 0 };
-	*out = NULL;
-	*nout = 0;
+	*order = NULL;
 	errno = 0;
-	if (spool_scan_envelopes(spool_dir, collect_env, &l) != 0) {
+	if (spool_scan_envelopes(spool_dir, collect_env, l) != 0) {
 		int e = errno;
-		for (size_t i = 0; i < l.n; i++)
-			envelope_free(&l.envs[i]);
-		free(l.envs);
+		for (size_t i = 0; i < l->n; i++)
+			envelope_free(&l->envs[i]);
+		free(l->envs);
+		l->envs = NULL;
+		l->n = 0;
 		if (e == ENOENT)
 			return 0; /* no queue yet: nothing queued */
 		set_err(err, errlen, "cannot list %s/queue: %s", spool_dir,
 			e ? strerror(e) : "spool listing failed");
 		return e == EACCES || e == EPERM ? EX_NOPERM : EX_IOERR;
 	}
-	if (l.n)
-		qsort(l.envs, l.n, sizeof(*l.envs), by_arrival);
-	*out = l.envs;
-	*nout = l.n;
+	if (l->n == 0)
+		return 0;
+	*order = xreallocarray(NULL, l->n, sizeof(**order));
+	for (size_t i = 0; i < l->n; i++)
+		(*order)[i] = (struct order_key){ l->envs[i].arrival, id_value(l->envs[i].id), i };
+	qsort(*order, l->n, sizeof(**order), by_arrival);
 	return 0;
 }
 
 int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, size_t errlen)
 {
-	struct envelope *envs;
-	size_t n;
-	int rc = load_queue(cfg->spool_dir, &envs, &n, err, errlen);
+	struct env_list envs = { 0 };
+	struct order_key *order;
+	int rc = load_queue(cfg->spool_dir, &envs, &order, err, errlen);
 	if (rc != 0)
 		return rc;
+	size_t n = envs.n;
 
-	struct buf b;
-	buf_init(&b);
+	const struct time_cache times = {
+		.format = json ? format_rfc3339 : format_local,
+		.sec_from_end = json ? 3 : 2, /* "...:SSZ", "...:SS" */
+		.state = MINUTE_NONE,
+	};
+	struct listing l = { .arrival = times, .next = times };
+	buf_init(&l.out);
 	uint64_t total = 0;
 	if (json)
-		buf_adds(&b, n ? "[\n" : "[]\n");
+		buf_adds(&l.out, n ? "[\n" : "[]\n");
 	else if (n == 0)
-		buf_adds(&b, "Mail queue is empty\n");
+		buf_adds(&l.out, "Mail queue is empty\n");
 	else
-		buf_printf(&b, "%-17s %-8s %-20s %s\n", "-Queue ID--------", "--Size--",
+		buf_printf(&l.out, "%-17s %-8s %-20s %s\n", "-Queue ID--------", "--Size--",
 			   "----Arrival Time----", "-Sender/Recipient-------");
 	for (size_t i = 0; i < n; i++) {
+		struct envelope *env = &envs.envs[order[i].index];
 		if (json) {
-			format_json(&b, &envs[i]);
-			buf_adds(&b, i + 1 < n ? ",\n" : "\n]\n");
+			format_json(&l, env);
+			buf_adds(&l.out, i + 1 < n ? ",\n" : "\n]\n");
 		} else {
-			format_human(&b, &envs[i]);
+			format_human(&l, env);
 		}
-		total += envs[i].size;
-		envelope_free(&envs[i]);
-		if (b.len >= 65536) {
-			fwrite(b.data, 1, b.len, out);
-			buf_reset(&b);
+		total += env->size;
+		envelope_free(env);
+		if (l.out.len >= 65536) {
+			fwrite(l.out.data, 1, l.out.len, out);
+			buf_reset(&l.out);
 		}
 	}
-	free(envs);
+	free(order);
+	free(envs.envs);
 	if (!json && n > 0)
-		buf_printf(&b, "-- %llu Kbytes in %zu Request%s.\n",
+		buf_printf(&l.out, "-- %llu Kbytes in %zu Request%s.\n",
 			   (unsigned long long)((total + 1023) / 1024), n, n == 1 ? "" : "s");
-	if (b.len)
-		fwrite(b.data, 1, b.len, out);
-	buf_free(&b);
+	if (l.out.len)
+		fwrite(l.out.data, 1, l.out.len, out);
+	buf_free(&l.out);
 	if (fflush(out) != 0 || ferror(out)) {
 		set_err(err, errlen, "writing the queue listing: %s", strerror(errno));
 		return EX_IOERR;

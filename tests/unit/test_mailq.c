@@ -84,13 +84,18 @@ static void write_file(const char *path, const char *text)
 	close(fd);
 }
 
-static void put_envelope(const struct envelope *env)
+static void put_envelope_in(const char *dir, const struct envelope *env)
 {
 	char *text = envelope_format(env);
-	char *path = xasprintf("%s/queue/%s.env", spool, env->id);
+	char *path = xasprintf("%s/queue/%s.env", dir, env->id);
 	write_file(path, text);
 	free(path);
 	free(text);
+}
+
+static void put_envelope(const struct envelope *env)
+{
+	put_envelope_in(spool, env);
 }
 
 static void make_envelope(struct envelope *env, const char *id, time_t arrival, const char *sender,
@@ -148,10 +153,10 @@ static void fill_spool(void)
 	free(path);
 }
 
-static char *listing(bool json, int *rc)
+static char *listing_in(const char *dir, bool json, int *rc)
 {
 	struct sp_config cfg = { 0 };
-	cfg.spool_dir = spool;
+	cfg.spool_dir = (char *)dir;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -159,6 +164,11 @@ static char *listing(bool json, int *rc)
 	*rc = mailq_print(&cfg, json, f, err, sizeof(err));
 	fclose(f);
 	return text;
+}
+
+static char *listing(bool json, int *rc)
+{
+	return listing_in(spool, json, rc);
 }
 
 static void test_listing(void)
@@ -273,6 +283,73 @@ static void test_many(void)
 	free(text);
 }
 
+/* Times are formatted once per minute and patched (mailq.c): every second
+ * across a daylight saving change must still read as strftime says, and
+ * equal arrivals are ordered by id as strcmp orders them ('9' < 'A'). */
+#define DST_START_2026 1774746000 /* 2026-03-29T01:00:00Z: CET -> CEST */
+
+static const struct {
+	const char *name;
+	const char *tz;
+} time_zones[] = {
+	{ "Berlin", "Europe/Berlin" },
+	/* the clocks change 30 s into a minute (01:00:30Z): that minute must
+	 * not be reused */
+	{ "mid-minute change", "AAA-1BBB,M3.5.0/2:00:30,M10.5.0/3" },
+};
+
+static void test_times(const char *name, const char *tz)
+{
+	char dir[] = "/tmp/test_mailq_times.XXXXXX", err[256];
+	CHECK(mkdtemp(dir) != NULL && spool_ensure_dirs(dir, err, sizeof(err)) == 0, "times spool");
+	setenv("TZ", tz, 1);
+	tzset();
+	/* three arrivals in one second: listed 99, 9F, A0 whatever the directory order */
+	static const char *const tie_ids[] = { "0000000000000099", "000000000000009F", "00000000000000A0" };
+	struct buf want;
+	buf_init(&want);
+	buf_adds(&want, "-Queue ID-------- --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
+	struct envelope e;
+	int n = 0;
+	for (int k = -130; k < 130; k++, n++) {
+		char id[SPOOL_ID_LEN + 1], when[32], next[32];
+		time_t t = DST_START_2026 + k, t_next = DST_START_2026 - k * 7;
+		bool tie = k >= 5 && k <= 7;
+		snprintf(id, sizeof(id), "%016X", 0x1000 + k);
+		const char *use_id = tie ? tie_ids[k - 5] : id;
+		time_t shown = tie ? DST_START_2026 + 5 : t;
+		make_envelope(&e, use_id, shown, "a@example.org", 10);
+		envelope_add_rcpt(&e, "b@example.net", NULL, 0);
+		e.rcpts[0].state = RCPT_DEFERRED;
+		e.rcpts[0].attempts = 1;
+		e.rcpts[0].next_attempt = t_next;
+		put_envelope_in(dir, &e);
+		envelope_free(&e);
+		struct tm tm;
+		localtime_r(&shown, &tm);
+		strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
+		localtime_r(&t_next, &tm);
+		strftime(next, sizeof(next), "%a %b %e %H:%M:%S", &tm);
+		buf_printf(&want, "%-17s %8d %-20s a@example.org\n%48sb@example.net  [deferred, attempt 1, next %s]\n\n",
+			   use_id, 10, when, "", next);
+	}
+	buf_printf(&want, "-- %d Kbytes in %d Requests.\n", (n * 10 + 1023) / 1024, n);
+	int rc;
+	char *out = listing_in(dir, false, &rc);
+	CHECK(rc == 0, "rc %d", rc);
+	char label[128];
+	snprintf(label, sizeof(label), "%s: every second across a DST change, ties by id", name);
+	CHECK_STR(out, want.data, label);
+	free(out);
+	buf_free(&want);
+	setenv("TZ", "UTC", 1);
+	tzset();
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	free(cmd);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -284,6 +361,8 @@ int main(void)
 	test_listing();
 	test_single();
 	test_many();
+	for (size_t i = 0; i < ARRAY_LEN(time_zones); i++)
+		test_times(time_zones[i].name, time_zones[i].tz);
 	char *cmd = xasprintf("rm -rf '%s'", spool);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", spool);
