@@ -118,14 +118,30 @@ class Bench:
         return bl.wait_until(lambda: self.queued() == 0, timeout, 0.01)
 
     def start_daemon(self):
+        """A fresh daemon for the phase (one that still runs from the phase
+        before is stopped first: a second sealpostd on the spool would exit
+        at once and leave the first one running, unowned). In a session of
+        its own, so that stop_daemon can end its workers with it."""
+        self.stop_daemon()
         self.daemon_log = os.path.join(self.work, "sealpostd.log")
         self.daemon_log_f = open(self.daemon_log, "ab")
+        offset = self.daemon_log_f.tell()
         self.daemon = subprocess.Popen(self.SPD, stdin=subprocess.DEVNULL, stdout=self.daemon_log_f,
-                                       stderr=self.daemon_log_f)
-        ok = bl.wait_until(lambda: os.path.exists(os.path.join(self.spool, "sealpostd.lock"))
-                           and b"started" in open(self.daemon_log, "rb").read(), 10, 0.01)
-        if not ok:
-            raise RuntimeError("sealpostd did not start; see " + self.daemon_log)
+                                       stderr=self.daemon_log_f, start_new_session=True)
+
+        def started():
+            with open(self.daemon_log, "rb") as f:
+                f.seek(offset)
+                return b"started" in f.read()
+        ok = bl.wait_until(lambda: self.daemon.poll() is not None
+                           or (os.path.exists(os.path.join(self.spool, "sealpostd.lock")) and started()),
+                           10, 0.01)
+        if not ok or self.daemon.poll() is not None:
+            rc = self.daemon.poll()
+            self.stop_daemon()
+            raise RuntimeError("sealpostd did not start (%s); see %s"
+                               % ("exit %d" % rc if rc is not None else "no \"started\" line within 10 s",
+                                  self.daemon_log))
         self.wait_spool_empty(120)
         self.wait_daemon_quiet()
 
@@ -133,11 +149,22 @@ class Bench:
         bl.wait_until(lambda: not bl.proc_children(self.daemon.pid), 60, 0.01)
 
     def stop_daemon(self):
-        if self.daemon:
-            self.daemon.send_signal(signal.SIGTERM)
-            self.daemon.wait(60)
+        """SIGTERM and a bounded wait; SIGKILL to the daemon's whole process
+        group (its workers) if it does not stop within 60 s."""
+        d, self.daemon = self.daemon, None
+        if d is None:
+            return
+        try:
+            if d.poll() is None:
+                d.send_signal(signal.SIGTERM)
+                try:
+                    d.wait(60)
+                except subprocess.TimeoutExpired:
+                    self.log("sealpostd did not stop within 60 s after SIGTERM: killing it")
+                    os.killpg(d.pid, signal.SIGKILL)  # d is not reaped yet: its pid is still its group's
+                    d.wait()
+        finally:
             self.daemon_log_f.close()
-            self.daemon = None
 
     def delays(self, offset):
         with open(self.daemon_log, "rb") as f:
@@ -372,11 +399,27 @@ class Bench:
                 fn()
                 self.R.setdefault("phase_s", {})[name] = round(time.monotonic() - t, 1)
         finally:
-            self.stop_daemon()
-            self.sink.stop()
+            try:
+                self.stop_daemon()
+                # one-shot workers the front ends left (a submitter run cut
+                # short, a reap timeout) and a daemon that escaped us
+                for pid in bl.stop_processes_under(self.work):
+                    self.log("stopped leftover process", pid)
+            finally:
+                self.sink.stop()
         self.R["total_s"] = round(time.monotonic() - t_all, 1)
         self.R.setdefault("machine", {})["load_end"] = round(os.getloadavg()[0], 2)
         return self.R
+
+
+def stop_on_signal(signum, _frame):
+    """SIGTERM/SIGINT/SIGHUP (run.sh forwards them): unwind through
+    Bench.run's finally, which stops the daemon, the workers and the sink;
+    a second signal must not cut that short."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    print("bench: stopping on signal %d" % signum, file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
 
 
 def main():
@@ -396,6 +439,8 @@ def main():
     ap.add_argument("--only", help="comma-separated phases (method names), e.g. throughput_daemon,backlog")
     a = ap.parse_args()
     a.benchdir = os.path.dirname(os.path.abspath(__file__))
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop_on_signal)
     results = Bench(a).run()
     text = report.markdown(results)
     print(text)

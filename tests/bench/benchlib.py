@@ -1,14 +1,17 @@
 """benchlib.py - helpers for bench.py: test messages, statistics, the C
 drivers (submitters, maxrss), CPU and memory of running processes from
-/proc, bounded waits, and the private Postfix sink (tests/postfix-harness.sh)
+/proc, bounded waits, stopping what is left running under the work
+directory, and the private Postfix sink (tests/postfix-harness.sh)
 with its log read back as TCP connections, TLS handshakes (full or resumed)
 and mail transactions. Standard library only; trusts the harness's output.
 """
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -76,6 +79,40 @@ def proc_children(pid):
     except OSError:
         pass
     return kids
+
+
+def processes_under(directory):
+    """Pids of the processes (not this one) with an argument naming a path
+    under directory: the benchmark's daemon and workers (-C its config).
+    Zombies have no command line and are left to their parent."""
+    prefix = os.path.join(os.path.abspath(directory), "").encode()
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        if any(a.startswith(prefix) for a in args):
+            pids.append(int(name))
+    return pids
+
+
+def stop_processes_under(directory, timeout=10):
+    """SIGTERM to every process processes_under(directory) finds, SIGKILL
+    to those still there after timeout seconds. Returns the pids found."""
+    found = processes_under(directory)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in processes_under(directory):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        if wait_until(lambda: not processes_under(directory), timeout, 0.05):
+            break
+    return found
 
 
 def vm_hwm_kib(pid):
@@ -235,3 +272,12 @@ class Sink:
         t = parse()
         t["messages_per_connection"] = round(t["transactions"] / t["connections"], 2) if t["connections"] else 0
         return t
+
+
+if __name__ == "__main__":
+    # run.sh's last resort, when bench.py could not clean up (SIGKILL):
+    #   benchlib.py stop-processes-under WORKDIR
+    if len(sys.argv) != 3 or sys.argv[1] != "stop-processes-under":
+        sys.exit("usage: benchlib.py stop-processes-under DIR")
+    for p in stop_processes_under(sys.argv[2]):
+        print("bench: stopped leftover process %d" % p, file=sys.stderr)

@@ -40,11 +40,18 @@ command -v strace >/dev/null 2>&1 || apt_install strace ||
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sealpost-bench.XXXXXX")
 chmod 0755 "$work"
+# bench.py stops its daemon, workers and sink itself, also on a signal;
+# this is the last resort (bench.py killed): whatever still runs with a
+# path under $work (daemon, one-shot workers), then the sink.
 cleanup() {
+	"$PYTHON3" "$here/benchlib.py" stop-processes-under "$work" || true
 	sh "$top_srcdir/tests/postfix-harness.sh" stop "$work/pf" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 # The C drivers: from the build tree (make bench), else compiled here.
 helper() {
@@ -66,4 +73,22 @@ gnutls_variant=
 	--sealpostd "$top_builddir/src/sealpostd/sealpostd" \
 	$gnutls_variant --submitters "$submitters" --maxrss "$maxrss" \
 	--harness "$top_srcdir/tests/postfix-harness.sh" --srcdir "$top_srcdir" \
-	--workdir "$work" "$@"
+	--workdir "$work" "$@" &
+# In the background, so that a signal to this script is handled now (the
+# shell runs traps only after a foreground child ends) and passed on to
+# bench.py, which unwinds through its clean-up.
+bench_pid=$!
+status=
+forward() {
+	status=$1
+	kill -TERM "$bench_pid" 2>/dev/null || true
+}
+trap 'forward 130' INT
+trap 'forward 143' TERM
+trap 'forward 129' HUP
+while :; do
+	if wait "$bench_pid"; then rc=0; else rc=$?; fi
+	# wait returns early (>128) when a trapped signal arrives: wait again
+	kill -0 "$bench_pid" 2>/dev/null || break
+done
+exit "${status:-$rc}"
