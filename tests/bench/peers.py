@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import benchlib as bl  # noqa: E402
 
-PACKAGES = {"dma": "dma", "nullmailer": "nullmailer"}
+PACKAGES = {"dma": "dma", "nullmailer": "nullmailer", "postfix": None}  # postfix: installed
 SENDMAIL = ["/usr/sbin/sendmail", "-t", "-i"]
 MAILQ = ["/usr/bin/mailq"]
 VERIFIES = {
@@ -45,7 +45,34 @@ VERIFIES = {
            "verifies no CA chain and no name",
     "nullmailer": "CA chain against the harness CA (--x509cafile) and the name "
                   "localhost (GnuTLS hostname check)",
+    "postfix": "CA chain against the harness CA (smtp_tls_CAfile) and the name localhost "
+               "(smtp_tls_security_level = secure, relayhost [localhost])",
 }
+# The null client's services: no smtpd listener, pickup for the maildrop.
+NULLCLIENT_MASTER = """\
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+tlsmgr    unix  - - n 1000? 1 tlsmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n - - proxymap
+proxywrite unix - - n - 1 proxymap
+smtp      unix  - - n - - smtp
+relay     unix  - - n - - smtp
+showq     unix  n - n - - showq
+error     unix  - - n - - error
+retry     unix  - - n - - error
+discard   unix  - - n - - discard
+local     unix  - n n - - local
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+"""
 
 
 def log(*msg):
@@ -153,6 +180,46 @@ class Peers:
         os.chmod(L["spool"], 0o2775)
         return L
 
+    def prepare_postfix(self, tree):
+        """A second private Postfix, as a null client relaying to the sink;
+        its config is bind-mounted over /etc/postfix, so its own sendmail
+        and setgid postdrop find it (postdrop refuses other -C/MAIL_CONFIG
+        directories unless the system main.cf authorizes them)."""
+        s = self.b.sink
+        top = os.path.join(self.dir, "postfix")
+        conf = os.path.join(top, "conf")
+        # Debian's meta files (postfix-script, postfix-files, dynamicmaps.cf)
+        shutil.copytree("/etc/postfix", conf, symlinks=True, dirs_exist_ok=True)
+        shutil.copy(s.ca, os.path.join(conf, "ca.pem"))
+        queue, data = os.path.join(top, "queue"), os.path.join(top, "data")
+        os.makedirs(queue, exist_ok=True)
+        os.makedirs(data, exist_ok=True)
+        os.chmod(top, 0o755)
+        os.chmod(queue, 0o755)
+        shutil.chown(data, "postfix", "postfix")
+        sasl = os.path.join(conf, "sasl_passwd")
+        with open(os.path.join(conf, "main.cf"), "w") as f:
+            f.write("compatibility_level = 3.6\nqueue_directory = %s\ndata_directory = %s\n"
+                    "mail_owner = postfix\nsetgid_group = postdrop\nmaillog_file = %s/maillog\n"
+                    "maillog_file_prefixes = %s\n"
+                    "syslog_name = postfix-peers-nullclient\n"
+                    "myhostname = postfix-bench.example.org\nmyorigin = $myhostname\n"
+                    "mydestination =\ninet_interfaces = loopback-only\ninet_protocols = ipv4\n"
+                    "local_transport = error:local delivery is disabled\nalias_maps =\n"
+                    "alias_database =\nsmtp_dns_support_level = disabled\n"
+                    "relayhost = [localhost]:%d\nsmtp_tls_security_level = secure\n"
+                    "smtp_tls_CAfile = %s/ca.pem\nsmtp_tls_loglevel = 1\n"
+                    "smtp_tls_session_cache_database = btree:${data_directory}/smtp_scache\n"
+                    "smtp_sasl_auth_enable = yes\nsmtp_sasl_password_maps = texthash:%s\n"
+                    "smtp_sasl_security_options = noanonymous\nmessage_size_limit = 52428800\n"
+                    % (queue, data, top, top, s.port, conf, sasl))
+        with open(sasl, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write("[localhost]:%d %s:%s\n" % (s.port, s.user, s.password))
+        with open(os.path.join(conf, "master.cf"), "w") as f:
+            f.write(NULLCLIENT_MASTER)
+        return {"top": top, "conf": conf, "queue": queue, "overlays": [], "binds": [(conf, "/etc/postfix")]}
+
     def prepare_nullmailer(self, tree):
         s = self.b.sink
         L = self._layout("nullmailer", tree, "nullmailer", "nullmailer")
@@ -204,7 +271,10 @@ class Peers:
     def _peer(self, peer):
         t0 = time.monotonic()
         try:
-            tree, version = self.fetch(PACKAGES[peer])
+            if PACKAGES[peer]:
+                tree, version = self.fetch(PACKAGES[peer])
+            else:
+                tree, version = None, self.b.sink.version()
         except (RuntimeError, subprocess.CalledProcessError) as e:
             return {"skipped": str(e)}
         L = getattr(self, "prepare_" + peer)(tree)
@@ -214,9 +284,10 @@ class Peers:
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
             res = {"error": str(e)}
         finally:
-            shutil.rmtree(L["top"], ignore_errors=True)
+            if not getattr(self.b, "keep", False):
+                shutil.rmtree(L["top"], ignore_errors=True)
             self.b.sink.wait_idle()
-        res.update(package=PACKAGES[peer], version=version, verifies=VERIFIES[peer],
+        res.update(package=PACKAGES[peer] or "postfix (installed, null client)", version=version, verifies=VERIFIES[peer],
                    load_start=load0, load_end=round(os.getloadavg()[0], 2),
                    phase_s=round(time.monotonic() - t0, 1))
         return res
@@ -227,9 +298,12 @@ class Peers:
     def nullmailer(self):
         return self._peer("nullmailer")
 
+    def postfix(self):
+        return self._peer("postfix")
+
     def run_all(self, only=None):
         out = {}
-        for peer in ("dma", "nullmailer"):
+        for peer in ("dma", "nullmailer", "postfix"):
             if only and peer not in only:
                 continue
             log(peer, "...")
@@ -279,14 +353,78 @@ class Inner:
     def _mnt(args):
         subprocess.run(["mount"] + args, check=True)
 
-    def queued(self):
+    PF_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
+
+    def queued(self, which=PF_QUEUES):
+        if self.peer == "postfix":
+            n = 0
+            for sub in which:
+                for _, _, files in os.walk(os.path.join(self.s["queue"], sub)):
+                    n += len(files)
+            return n
         q = "/var/spool/dma" if self.peer == "dma" else "/var/spool/nullmailer/queue"
         return sum(1 for n in os.listdir(q) if self.peer != "dma" or n.startswith("Q"))
 
     def purge(self):
+        if self.peer == "postfix":
+            subprocess.run(["postsuper", "-d", "ALL"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            bl.wait_until(lambda: self.queued() == 0, 60, 0.05)
+            return
         q = "/var/spool/dma" if self.peer == "dma" else "/var/spool/nullmailer/queue"
         for n in os.listdir(q):
             os.unlink(os.path.join(q, n))
+
+    # postfix: the null client's master and its service processes
+    def pf(self, *args):
+        r = subprocess.run(["postfix"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("postfix %s: %s" % (" ".join(args), r.stdout.decode("utf-8", "replace")[-600:]))
+
+    def pf_master(self):
+        try:
+            with open(os.path.join(self.s["queue"], "pid", "master.pid")) as f:
+                pid = int(f.read().split()[0])
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def pf_tree(self):
+        master = self.pf_master()
+        if not master:
+            return []
+        todo, seen = [master], []
+        while todo:
+            p = todo.pop()
+            seen.append(p)
+            todo += bl.proc_children(p)
+        return seen
+
+    def pf_start(self):
+        self.pf("start")
+        if not bl.wait_until(lambda: self.pf_master() is not None, 30, 0.05):
+            raise RuntimeError("the null client's master did not start")
+        time.sleep(0.5)
+
+    def pf_stop(self):
+        master = self.pf_master()
+        if master:
+            self.pf("stop")
+            bl.wait_until(lambda: self.pf_master() is None, 30, 0.05)
+
+    def pf_hwm(self, comm):
+        best = None
+        for p in self.pf_tree():
+            try:
+                with open("/proc/%d/comm" % p) as f:
+                    if f.read().strip() != comm:
+                        continue
+                v = bl.vm_hwm_kib(p)
+                best = v if best is None else max(best, v)
+            except OSError:
+                pass
+        return best
 
     def wait_sink(self, got0, n, timeout=600):
         ok = bl.wait_until(lambda: self.sink.delivered() - got0 >= n, timeout, 0.02)
@@ -326,7 +464,7 @@ class Inner:
     def wait_delivered(self, timeout=900):
         """Until the queue is empty and no delivery process runs."""
         ok = bl.wait_until(lambda: self.queued() == 0, timeout, 0.01)
-        if self.daemon:
+        if self.daemon and self.peer == "nullmailer":
             bl.wait_until(lambda: not bl.proc_children(self.daemon.pid), 60, 0.01)
         return ok
 
@@ -337,6 +475,17 @@ class Inner:
                                  subreaper=self.peer == "dma", timeout=900)
 
     def cpu_daemon(self):
+        """CPU so far of the delivery side: nullmailer-send with its reaped
+        smtp children; Postfix's master with every live service process
+        (what exited is in the master's reaped-children times)."""
+        if self.peer == "postfix":
+            total = 0.0
+            for p in self.pf_tree():
+                try:
+                    total += bl.proc_cpu(p)
+                except OSError:
+                    pass
+            return total
         return bl.proc_cpu(self.daemon.pid) if self.daemon else 0.0
 
     def wall_and_cpu(self):
@@ -383,13 +532,24 @@ class Inner:
                "traffic": self.sink.traffic(poff)}
         if self.daemon:
             res["daemon_vm_hwm_kib"] = bl.vm_hwm_kib(self.daemon.pid)
+        if self.peer == "postfix":
+            res["smtp_vm_hwm_kib"] = self.pf_hwm("smtp")
         self.sink.wait_idle()
         return res
 
     def deliverer_rss(self, msg):
         """Peak RSS (KiB) of the delivering process(es) for one queued message."""
         got0 = self.sink.delivered()
-        if self.peer == "dma":
+        if self.peer == "postfix":
+            # fresh service processes, one message: the smtp client's high
+            # water mark (cleanup, which received it, reported beside)
+            self.pf_stop()
+            self.pf_start()
+            self.tools.peak_rss(SENDMAIL, msg)
+            self.wait_delivered(300)
+            value = self.pf_hwm("smtp")
+            self.extra["cleanup_" + ("25m" if msg == self.s["msg25m"] else "4k")] = self.pf_hwm("cleanup")
+        elif self.peer == "dma":
             # queued with DEFER; `dma -q` daemonizes into the deliverer,
             # which the driver reaps as subreaper: its maxrss is the figure
             self.tools.peak_rss(SENDMAIL, msg)
@@ -417,10 +577,13 @@ class Inner:
 
     def memory(self):
         res, why = {}, {}
+        self.extra = res
         if self.peer == "dma":
             self.dma_conf("defer")
         for label in ("4k", "25m"):
             msg = self.s["msg" + label]
+            if self.peer == "postfix":
+                self.pf_stop()  # queued only: the front end alone
             res["frontend_" + label] = self.tools.peak_rss(SENDMAIL, msg)
             self.purge()
             v, reason = self.deliverer_rss(msg)
@@ -436,15 +599,24 @@ class Inner:
         n = self.s["backlog_n"]
         if self.peer == "dma":
             self.dma_conf("defer")
+        if self.peer == "postfix":
+            # running, but holding mail for the relay (as when it is down)
+            subprocess.run(["postconf", "-e", "defer_transports = smtp relay"], check=True)
+            self.pf("reload")
         self.purge()
         t0 = time.monotonic()
         r = self.tools.submit(SENDMAIL, n=n, procs=2, stdin=self.s["msg4k"], timeout=1800)
         queue_s = time.monotonic() - t0
+        if self.peer == "postfix":
+            bl.wait_until(lambda: self.queued(("maildrop", "incoming", "active")) == 0, 300, 0.1)
         queued = self.queued()
         mq = self.tools.submit(MAILQ, n=5, timeout=300)
         self.purge()
         if self.peer == "dma":
             self.dma_conf("now")
+        if self.peer == "postfix":
+            subprocess.run(["postconf", "-X", "defer_transports"], check=True)
+            self.pf("reload")
         return {"messages": n, "queued": queued, "failed": r["failed"], "queue_s": round(queue_s, 3),
                 "mailq_s": bl.summary([x / 1000 for x in mq["latencies_ms"]]),
                 "mailq_failed": mq["failed"]}
@@ -453,6 +625,17 @@ class Inner:
         """A wrong trust anchor must stop delivery: True if nothing reached
         the sink within 8 s (the message stays queued)."""
         got0 = self.sink.delivered()
+        if self.peer == "postfix":
+            subprocess.run(["postconf", "-e", "smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt"],
+                           check=True)
+            self.pf_start()
+            self.tools.submit(SENDMAIL, n=1, stdin=self.s["msg4k"])
+            time.sleep(8)
+            refused = self.sink.delivered() == got0 and self.queued() == 1
+            self.pf_stop()
+            subprocess.run(["postconf", "-e", "smtp_tls_CAfile = /etc/postfix/ca.pem"], check=True)
+            self.purge()
+            return refused
         if self.peer == "dma":
             self.dma_conf("badpin")
             self.tools.submit(SENDMAIL, n=1, stdin=self.s["msg4k"], subreaper=True, timeout=8)
@@ -496,6 +679,8 @@ class Inner:
             res["verify_refused_wrong_trust"] = self.verify_probe()
             if self.peer == "nullmailer":
                 self.start_send()
+            if self.peer == "postfix":
+                self.pf_start()
             self.submit(3)  # warm-up
             self.wait_delivered(60)
             self.sink.wait_idle()
@@ -511,6 +696,8 @@ class Inner:
             res["backlog"] = self.backlog()
         finally:
             self.stop_send()
+            if self.peer == "postfix":
+                self.pf_stop()
             res["leftover_processes_killed"] = self.kill_leftovers()
         res["why_null"] = why
         return res
@@ -531,6 +718,7 @@ class MiniBench:
 
     def __init__(self, a):
         self.quick = a.quick
+        self.keep = a.keep
         self.runs = 50 if a.quick else a.runs
         self.tput_n = 200 if a.quick else 1000
         self.backlog_n = 1000 if a.quick else 10000
