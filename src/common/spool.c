@@ -2,7 +2,8 @@
  * spool.c - the durable queue: atomic intake (tmp, fsync, rename, fsync
  * dir), per-message flock for workers, atomic envelope/state updates,
  * listing, quarantine of damaged entries and cleanup of leftovers.
- * Runs in the setgid front end (writer side only) and in the worker.
+ * Runs in the setgid front end (the writer side, and the listing for
+ * mailq, on a few threads for a large queue) and in the worker.
  * Trusts nothing it reads back: envelopes are parsed strictly
  * (envelope.c) and checked against the message file's size.
  */
