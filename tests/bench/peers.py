@@ -11,12 +11,16 @@ private directories under the work directory are bind-mounted over the
 peer's compiled-in paths (/etc/dma, /var/spool/dma, /etc/nullmailer,
 /var/spool/nullmailer). The system's /etc, /var and /usr are never written;
 the mounts vanish with the namespace; every process left in it is killed.
+The Postfix null client is a second private instance (relayhost = the
+sink, smtp_tls_security_level = secure), its own config bind-mounted over
+/etc/postfix in the same way, since the setgid postdrop accepts no other
+config directory without the system main.cf's alternate_config_directories.
 
 Add-on to bench.py's Bench (uses bench.sink, .tools, .work, .msg4k,
 .msg25m, .runs, .tput_n, .quick, .backlog_n):
-    Peers(bench).run_all() -> {"dma": {...}, "nullmailer": {...}}
-Standalone: peers.py --harness tests/postfix-harness.sh --submitters B
-            --maxrss B [--quick] [--only dma,nullmailer] [--json FILE]
+    Peers(bench).run_all() -> {"dma": {...}, "nullmailer": {...}, "postfix": {...}}
+Standalone: peers.py --submitters B --maxrss B [--harness tests/postfix-harness.sh]
+            [--quick] [--runs N] [--only dma,nullmailer,postfix] [--json FILE] [--keep]
 Runs as root (overlay and bind mounts, the sink's master). Trusts the
 Debian packages it unpacks and the harness's output; standard library only.
 """
