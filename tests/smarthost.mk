@@ -3,7 +3,7 @@
 # private Postfix instance (tests/postfix-harness.sh) and their self-tests.
 TESTS += tests/smarthost-selftest.sh tests/postfix-selftest.sh
 EXTRA_DIST += tests/smarthost.py tests/mkcerts.sh tests/lib-smarthost.sh \
-	tests/postfix-harness.sh tests/smarthost-selftest.sh \
+	tests/postfix-harness.sh tests/postfix-services.cf tests/smarthost-selftest.sh \
 	tests/postfix-selftest.sh
 
 # The shared test PKI, generated once by the first test that needs it.

@@ -53,30 +53,8 @@ VERIFIES = {
                "(smtp_tls_security_level = secure, relayhost [localhost])",
 }
 # The null client's services: no smtpd listener, pickup for the maildrop.
-NULLCLIENT_MASTER = """\
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-proxywrite unix - - n - 1 proxymap
-smtp      unix  - - n - - smtp
-relay     unix  - - n - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-local     unix  - n n - - local
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-"""
+with open(os.path.join(HERE, "..", "postfix-services.cf")) as _f:
+    NULLCLIENT_MASTER = "pickup    unix  n - n 60 1 pickup\n" + _f.read()
 
 
 def log(*msg):
