@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""bench.py - issue 7's benchmark: sealpost (and msmtp, when installed, in
-the same run) against a private Postfix on loopback that requires STARTTLS
+"""bench.py - issue 7's benchmark: sealpost (and in the same run msmtp,
+when installed, and dma, nullmailer and the Postfix null client through
+peers.py) against a private Postfix on loopback that requires STARTTLS
 with a verified certificate and AUTH. Measures front-end wall time, CPU per
 message, throughput from 4 parallel submitters, TCP connections and TLS
 handshakes, a backlog drained, peak RSS (4 KB and 25 MB), mailq over the
@@ -24,6 +25,7 @@ import time
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
+import peers  # noqa: E402
 import report  # noqa: E402
 import tracing  # noqa: E402
 
@@ -379,6 +381,15 @@ class Bench:
             "worker_peak_rss_kib": d["maxrss_kib"], "traffic": self.sink.traffic(poff)}
         self.sink.wait_idle(600)
 
+    def paired_peers(self):
+        """dma, nullmailer and the Postfix null client, unpacked (never
+        installed) and run in private mount namespaces against the same
+        sink with the same drivers and messages (peers.py)."""
+        self.stop_daemon()
+        self.purge_spool()
+        self.R["peers"] = peers.Peers(self).run_all()
+        self.sink.wait_idle(600)
+
     def run(self):
         phases = [("sink capacity", self.sink_capacity), ("front end, queue only", self.frontend_wall),
                   ("front end, daemon running", self.frontend_daemon),
@@ -386,7 +397,8 @@ class Bench:
                   ("throughput, daemon", self.throughput_daemon),
                   ("throughput, no daemon", self.throughput_no_daemon),
                   ("throughput, msmtp", self.throughput_msmtp), ("peak RSS", self.memory),
-                  ("strace checks", self.tracing), ("backlog", self.backlog)]
+                  ("strace checks", self.tracing), ("backlog", self.backlog),
+                  ("peers: dma, nullmailer, Postfix null client", self.paired_peers)]
         if self.a.only:
             wanted = self.a.only.split(",")
             phases = [(n, fn) for n, fn in phases if fn.__name__ in wanted]

@@ -1,6 +1,9 @@
 #!/bin/sh
 # tests/bench/run.sh - issue 7's benchmark (`make bench` runs it): sealpost,
-# and msmtp in the same run, against a private Postfix on 127.0.0.1 that
+# and in the same run msmtp, dma, nullmailer and the Postfix null client
+# (peers.py: the Debian packages of the first two are fetched with
+# `apt-get download` and unpacked, never installed; each peer runs in a
+# private mount namespace), against a private Postfix on 127.0.0.1 that
 # requires STARTTLS with a verified certificate and AUTH
 # (tests/postfix-harness.sh). Prints Markdown tables, writes JSON.
 # A benchmark, not a test: figures, never pass/fail; not part of make check.
@@ -13,7 +16,8 @@
 # Needs root (Postfix's master), postfix, sasl2-bin, libsasl2-modules;
 # installs msmtp (not msmtp-mta, which would conflict with Postfix) and
 # strace with apt-get when they are missing. Exit 77 when it cannot run.
-# Takes about 5 minutes on 2 cores; --quick (smaller counts) about 1.
+# Takes about 12 minutes on 2 cores (6 of them the peers, nullmailer's
+# 7 msg/s above all); --quick (smaller counts) about 4.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${top_srcdir:=$(cd "$here/../.." && pwd)}"
