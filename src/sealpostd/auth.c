@@ -10,13 +10,13 @@
 #include "auth.h"
 #include "base64.h"
 #include "log.h"
+#include "net.h"
 #include "outcome.h"
 #include "scram.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,31 +151,10 @@ static char *secret_from_command(const char *cmd, unsigned timeout_s, char *err,
 	close(pfd[1]);
 	char *s = xmalloc(SECRET_MAX + 1);
 	size_t n = 0;
-	bool too_long = false, timed_out = false;
-	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
-	for (;;) {
-		uint64_t now = now_ms();
-		if (now >= deadline) {
-			timed_out = true;
-			break;
-		}
-		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		int pr = poll(&p, 1, (int)(deadline - now > 60000 ? 60000 : deadline - now));
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0)
-			continue;
-		if (n == SECRET_MAX) {
-			too_long = true;
-			break;
-		}
-		ssize_t r = read_retry(pfd[0], s + n, SECRET_MAX - n);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
+	int rc = net_read_until_eof(pfd[0], s, SECRET_MAX, net_deadline(timeout_s), &n);
+	bool too_long = rc == 1, timed_out = rc == -2;
 	close(pfd[0]);
-	if (timed_out || too_long)
+	if (rc != 0)
 		kill(pid, SIGKILL);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

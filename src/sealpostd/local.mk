@@ -9,6 +9,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/tls.c src/sealpostd/tls.h \
 	src/sealpostd/tls_cache.c src/sealpostd/tls_cache.h \
 	src/sealpostd/net.c src/sealpostd/net.h \
+	src/sealpostd/resolve.c src/sealpostd/resolve.h \
 	src/sealpostd/auth.c src/sealpostd/auth.h \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \

@@ -9,6 +9,7 @@
 
 #include "net.h"
 #include "outcome.h"
+#include "resolve.h"
 #include "util.h"
 
 #include <errno.h>
@@ -21,8 +22,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#define MAX_ADDRESSES 8 /* per host: bounds the total connect time */
 
 uint64_t net_deadline(unsigned timeout_s)
 {
@@ -47,6 +46,25 @@ int net_wait(int fd, bool for_write, uint64_t deadline_ms)
 	}
 }
 
+int net_read_until_eof(int fd, void *buf, size_t cap, uint64_t deadline_ms, size_t *n)
+{
+	*n = 0;
+	for (;;) {
+		int w = net_wait(fd, false, deadline_ms);
+		if (w <= 0)
+			return w == 0 ? -2 : -1;
+		if (*n == cap) { /* full: end of file, or more than cap? */
+			char extra;
+			ssize_t r = read_retry(fd, &extra, 1);
+			return r == 0 ? 0 : r < 0 ? -1 : 1;
+		}
+		ssize_t r = read_retry(fd, (char *)buf + *n, cap - *n);
+		if (r <= 0)
+			return r == 0 ? 0 : -1;
+		*n += (size_t)r;
+	}
+}
+
 void net_init(struct netconn *c)
 {
 	c->fd = -1;
@@ -57,14 +75,14 @@ void net_init(struct netconn *c)
 	c->wlen = 0;
 }
 
-static int connect_one(const struct addrinfo *ai, unsigned timeout_s, char *why, size_t whylen)
+static int connect_one(const struct resolved_addr *ai, unsigned timeout_s, char *why, size_t whylen)
 {
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+	int fd = socket(ai->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		set_err(why, whylen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)&ai->addr, ai->len) < 0 && errno != EINPROGRESS) {
 		set_err(why, whylen, "%s", strerror(errno));
 		close(fd);
 		return -1;
@@ -92,21 +110,16 @@ static int connect_one(const struct addrinfo *ai, unsigned timeout_s, char *why,
 
 int net_connect(struct netconn *c, const char *host, unsigned port, unsigned timeout_s, char *err, size_t errlen)
 {
-	char service[16];
-	snprintf(service, sizeof(service), "%u", port);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res = NULL;
-	int gr = getaddrinfo(host, service, &hints, &res);
-	if (gr != 0) {
-		set_err(err, errlen, "cannot resolve %s: %s", host, gai_strerror(gr));
+	struct resolved addrs;
+	int gr = resolve_bounded(host, port, timeout_s, &addrs, err, errlen);
+	if (gr != 0)
 		return gr == EAI_AGAIN ? LOCAL_TIMEOUT : LOCAL_CONNECT;
-	}
 	int result = LOCAL_CONNECT;
 	char why[256] = "no address";
 	char ip[64] = "";
-	int n = 0;
-	for (struct addrinfo *ai = res; ai && n < MAX_ADDRESSES; ai = ai->ai_next, n++) {
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST) != 0)
+	for (size_t i = 0; i < addrs.n; i++) {
+		const struct resolved_addr *ai = &addrs.a[i];
+		if (getnameinfo((const struct sockaddr *)&ai->addr, ai->len, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST) != 0)
 			snprintf(ip, sizeof(ip), "?");
 		int fd = connect_one(ai, timeout_s, why, sizeof(why));
 		if (fd >= 0) {
@@ -115,12 +128,10 @@ int net_connect(struct netconn *c, const char *host, unsigned port, unsigned tim
 			snprintf(c->ip, sizeof(c->ip), "%s", ip);
 			c->rstart = c->rend = 0;
 			c->wlen = 0;
-			freeaddrinfo(res);
 			return 0;
 		}
 		result = fd == -2 ? LOCAL_TIMEOUT : LOCAL_CONNECT;
 	}
-	freeaddrinfo(res);
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);
 	set_err(err, errlen, "cannot connect: %s", why);
 	return result;

@@ -38,6 +38,11 @@ uint64_t net_deadline(unsigned timeout_s);
  * 1 ready, 0 timed out, -1 error (errno). */
 int net_wait(int fd, bool for_write, uint64_t deadline_ms);
 
+/* Read fd (a pipe from a helper child) until end of file: at most cap
+ * bytes, *n of them read, until deadline_ms. 0 end of file, 1 cap reached
+ * with more to read, -2 deadline passed, -1 error. */
+int net_read_until_eof(int fd, void *buf, size_t cap, uint64_t deadline_ms, size_t *n);
+
 void net_init(struct netconn *c);
 /* Connect to host:port trying each address, each bounded by timeout_s.
  * 0, or a local_error (LOCAL_CONNECT, LOCAL_TIMEOUT) with the reason. */
