@@ -190,7 +190,6 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 			       .server_dsn = s->caps.dsn };
 	struct smtp_rcpt_result *res = xcalloc(ntodo, sizeof(*res));
 	bool eod_sent = false;
-	bool reused = s->transactions > 0;
 	int r = smtp_send_message(s, &j->e->env, j->e->msg_fd, todo, ntodo, res, &eod_sent);
 	if (eod_sent)
 		fault_point("after-data-reply"); /* end of data sent, reply read; no state saved */
@@ -205,13 +204,13 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 	}
 	/* persisted before anything else happens; a message now complete is
 	 * removed instead, which is as durable and saves two fsyncs */
-	if (keep < ntodo && final_status(&j->e->env) == EX_TEMPFAIL)
+	if (final_status(&j->e->env) == EX_TEMPFAIL)
 		save(j);
 	fault_point("after-state-update");
 	if (lost)
 		*last = s->fail;
 	free(res);
-	*retry = relay_after_transaction(j->pool, li, lost, eod_sent, reused);
+	*retry = relay_after_transaction(j->pool, li, lost, eod_sent);
 	return keep;
 }
 

@@ -134,7 +134,7 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 	return &l->session;
 }
 
-bool relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod_sent, bool reused)
+bool relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod_sent)
 {
 	struct relay_link *l = &p->links[i];
 	if (!lost) {
@@ -147,7 +147,7 @@ bool relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod
 	l->open = false;
 	if (eod_sent)
 		return false;
-	if (reused) {
+	if (l->session.transactions > 1) {
 		/* a kept connection the server closed under us (its idle or
 		 * connection limit): nothing was accepted, so a new connection
 		 * may take the message at once; the relay is not down */

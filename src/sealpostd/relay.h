@@ -62,8 +62,9 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 
 /* After a transaction: a lost session is forgotten. Lost before the end of
  * data on a new connection, the relay is marked down for the rest of the
- * run; on a reused one (the server may close kept connections at any
- * time) it is not, and true says "try once more on a new connection". */
-bool relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod_sent, bool reused);
+ * run; on a reused one (an earlier transaction on it: the server may close
+ * kept connections at any time) it is not, and true says "try once more
+ * on a new connection". */
+bool relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod_sent);
 
 #endif
