@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "base64.h"
 #include "conf_internal.h"
+#include "conf_oauth.h"
 #include "util.h"
 
 #include <fnmatch.h>
@@ -27,7 +28,6 @@
 #define CONF_MAX_VALUE 4096
 #define CONF_MAX_LIST 256
 #define CONF_MAX_PINS 16
-#define SECTION_HOOK "\001open"
 
 #define DEFAULT_MAX_MESSAGE_SIZE 52428800
 #define MAX_MESSAGE_SIZE_LIMIT (UINT64_C(1) << 40)
@@ -98,7 +98,7 @@ static const struct rule *rule_for(const cfg_t *sec, const char *key)
 }
 
 static const char *const auth_names[] = {
-	"auto", "plain", "login", "xoauth2", "scram-sha-256",
+	"auto", "plain", "login", "xoauth2", "oauthbearer", "scram-sha-256",
 };
 
 /* One of names, case-insensitively; returns the canonical spelling. */
@@ -198,7 +198,7 @@ static const char *check_string(const struct rule *ru, const char **v, char *why
 	case V_AUTH:
 		if ((*v = one_of(s, auth_names, ARRAY_LEN(auth_names))))
 			return NULL;
-		return "must be one of auto, plain, login, xoauth2, scram-sha-256";
+		return "must be one of auto, plain, login, xoauth2, oauthbearer, scram-sha-256";
 	case V_VERIFY: {
 		static const char *const m[] = { "ca", "pin", "encrypt" };
 		if ((*v = one_of(s, m, 3)))
@@ -457,9 +457,11 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 	else if ((r->password_file || r->password_command) && !r->username)
 		conf_fail_at(conf_line_of(sec, password_key),
 			"relay \"%s\": a password without a username", n);
+	else if ((r->oauth2 = conf_oauth_take(r, sec)) || conf_failed())
+		; /* the oauth2 block is the secret's source, checked there */
 	else if (r->username && !r->password_file && !r->password_command)
 		conf_fail_at(conf_line_of(sec, "username"),
-			"relay \"%s\": username needs password_file or password_command", n);
+			"relay \"%s\": username needs password_file, password_command or oauth2", n);
 	else if (auth_set && !r->username)
 		conf_fail_at(conf_line_of(sec, "auth"), "relay \"%s\": auth without a username", n);
 }
@@ -558,7 +560,7 @@ static void take_config(struct sp_config *c, cfg_t *root)
 		take_policy(&c->policies[i], cfg_getnsec(root, "tls_policy", (unsigned)i));
 }
 
-#define HOOK CFG_STR_LIST_CB(SECTION_HOOK, "{open}", CFGF_NONE, conf_section_opened)
+#define HOOK CFG_STR_LIST_CB(CONF_SECTION_HOOK, "{open}", CFGF_NONE, conf_section_opened)
 #define STR(name) CFG_STR_CB(name, NULL, CFGF_NODEFAULT, cb_string)
 #define LIST(name) CFG_STR_LIST_CB(name, NULL, CFGF_NODEFAULT, cb_string)
 #define NUM(name) CFG_INT_CB(name, 0, CFGF_NODEFAULT, cb_number)
@@ -570,7 +572,7 @@ static void parse_into(struct sp_config *c, struct buf *text)
 	cfg_opt_t relay_opts[] = {
 		HOOK, STR("host"), NUM("port"), STR("tls"), STR("username"),
 		STR("password_file"), STR("password_command"), STR("auth"), LIST("senders"),
-		CFG_END()
+		CFG_SEC("oauth2", conf_oauth_opts, CFGF_MULTI), CFG_END()
 	};
 	cfg_opt_t policy_opts[] = {
 		HOOK, STR("verify"), STR("ca_file"), STR("verify_name"), LIST("pin_sha256"),
@@ -669,6 +671,7 @@ void conf_free(struct sp_config *c)
 		free(r->password_command);
 		free(r->auth);
 		free_list(r->senders, r->nsenders);
+		conf_oauth_free(r->oauth2);
 	}
 	for (size_t i = 0; i < c->npolicies; i++) {
 		struct sp_tls_policy *p = &c->policies[i];

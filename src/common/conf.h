@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct sp_oauth2;
+
 enum sp_tls_mode { SP_TLS_STARTTLS, SP_TLS_IMPLICIT };
 enum sp_verify { SP_VERIFY_CA, SP_VERIFY_PIN, SP_VERIFY_ENCRYPT };
 
@@ -34,6 +36,7 @@ struct sp_relay {
 	char *auth;             /* "auto", "plain", "login", ... */
 	char **senders;         /* envelope sender patterns; nsenders == 0: any */
 	size_t nsenders;
+	struct sp_oauth2 *oauth2; /* NULL: no oauth2 block (conf_oauth.h) */
 };
 
 struct sp_tls_policy {

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "conf_internal.h"
+#include "conf_oauth.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -147,11 +148,12 @@ static void dump_relay(FILE *out, const struct sp_config *cfg, const struct sp_r
 	if (r->password_command)
 		put_str(out, "  ", "password_command", "<command, masked>", "");
 	else
-		put_str(out, "  ", "password_file", r->password_file, "no AUTH");
+		put_str(out, "  ", "password_file", r->password_file, r->oauth2 ? "oauth2" : "no AUTH");
 	put_str(out, "  ", "auth", r->username ? r->auth : NULL, "no AUTH");
 	put_list(out, "  ", "senders", r->senders, r->nsenders);
 	if (r->nsenders == 0)
 		fputs("  # senders: any envelope sender\n", out);
+	conf_oauth_dump(cfg, r, out);
 	dump_effective_policy(out, cfg, r);
 	fputs("}\n", out);
 }

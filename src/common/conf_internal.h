@@ -54,8 +54,22 @@ int conf_line_of(const cfg_t *sec, const char *key);
  * opens (records its line, refuses a duplicate section or title), and the
  * error function (rewrites libconfuse's messages in our terms). */
 int conf_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result);
+/* The name of that hidden option (a name no config can spell). */
+#define CONF_SECTION_HOOK "\001open"
+/* The same record for an untitled section nested in a titled one (a
+ * relay's oauth2): it belongs to the latest open parent_kind section,
+ * whose title it takes; a second one in the same parent is refused. */
+void conf_subsection_opened(cfg_t *sec, const char *parent_kind);
 void conf_libconfuse_error(cfg_t *sec, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+
+/* ---- a relay's oauth2 block (conf_oauth.c) ---- */
+
+struct sp_oauth2;
+extern cfg_opt_t conf_oauth_opts[];
+/* The relay's oauth2 block (NULL when it has none), checked against the
+ * relay's other keys; failures go to the load. */
+struct sp_oauth2 *conf_oauth_take(struct sp_relay *r, cfg_t *relay_sec);
 
 /* ---- the text (conf_text.c) ---- */
 

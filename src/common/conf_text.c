@@ -223,6 +223,25 @@ int conf_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *res
 	return 0;
 }
 
+void conf_subsection_opened(cfg_t *sec, const char *parent_kind)
+{
+	if (ctx.failed)
+		return;
+	const char *title = NULL;
+	for (size_t i = ctx.nsecs; i > 0 && !title; i--)
+		if (strcmp(ctx.secs[i - 1].kind, parent_kind) == 0)
+			title = ctx.secs[i - 1].title;
+	for (size_t i = 0; i < ctx.nsecs; i++) {
+		const struct sec_rec *r = &ctx.secs[i];
+		if (strcmp(r->kind, sec->name) == 0 && title && r->title && strcmp(r->title, title) == 0) {
+			conf_fail_at(sec->line, "%s is given twice in %s \"%s\" (first at line %d)",
+				sec->name, parent_kind, title, r->line);
+			return;
+		}
+	}
+	rec_add(sec, sec->name, title, sec->line);
+}
+
 /* Rewrite libconfuse's own messages to say what is wrong in our terms. */
 void conf_libconfuse_error(cfg_t *sec, const char *fmt, va_list ap)
 {

@@ -11,8 +11,10 @@
 #include "base64.h"
 #include "log.h"
 #include "net.h"
+#include "oauth_client.h"
 #include "outcome.h"
 #include "scram.h"
+#include "secret_file.h"
 #include "util.h"
 
 #include <errno.h>
@@ -25,7 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SECRET_MAX 16384 /* OAuth tokens exceed 1 KiB; passwords do not */
 
 static const struct {
 	const char *name;
@@ -35,6 +36,7 @@ static const struct {
 	{ "LOGIN", AUTH_LOGIN },
 	{ "XOAUTH2", AUTH_XOAUTH2 },
 	{ "SCRAM-SHA-256", AUTH_SCRAM_SHA256 },
+	{ "OAUTHBEARER", AUTH_OAUTHBEARER },
 };
 
 unsigned auth_mech_bit(const char *name)
@@ -85,45 +87,24 @@ unsigned auth_choose(const char *configured, unsigned offered, char *err, size_t
 	return want;
 }
 
+unsigned auth_choose_token(const char *configured, unsigned offered, char *err, size_t errlen)
+{
+	char names[128];
+	auth_mech_names(offered, names, sizeof(names));
+	bool any = !configured || ascii_casecmp(configured, "auto") == 0;
+	if ((any || ascii_casecmp(configured, "oauthbearer") == 0) && (offered & AUTH_OAUTHBEARER))
+		return AUTH_OAUTHBEARER;
+	if ((any || ascii_casecmp(configured, "xoauth2") == 0) && (offered & AUTH_XOAUTH2))
+		return AUTH_XOAUTH2;
+	set_err(err, errlen, "server does not offer AUTH %s (offers: %s)",
+		any ? "OAUTHBEARER or XOAUTH2" : configured, names);
+	return 0;
+}
+
 /* Keep the first line only, without its line end. */
 static void first_line(char *s)
 {
 	s[strcspn(s, "\r\n")] = '\0';
-}
-
-static char *secret_from_file(const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		set_err(err, errlen, "cannot open password_file %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		log_msg(LOG_WARNING, "password_file %s is accessible by group or others (mode %03o): chmod 600 it",
-			path, (unsigned)(st.st_mode & 0777));
-	char *s = xmalloc(SECRET_MAX + 1);
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read_retry(fd, s + n, SECRET_MAX - n);
-		if (r < 0) {
-			set_err(err, errlen, "cannot read password_file %s: %s", path, strerror(errno));
-			close(fd);
-			free_secret(s);
-			return NULL;
-		}
-		if (r == 0 || (n += (size_t)r) == SECRET_MAX)
-			break;
-	}
-	close(fd);
-	s[n] = '\0';
-	first_line(s);
-	if (s[0] == '\0') {
-		set_err(err, errlen, "password_file %s is empty", path);
-		free_secret(s);
-		return NULL;
-	}
-	return s;
 }
 
 static char *secret_from_command(const char *cmd, unsigned timeout_s, char *err, size_t errlen)
@@ -149,9 +130,9 @@ static char *secret_from_command(const char *cmd, unsigned timeout_s, char *err,
 		_exit(127);
 	}
 	close(pfd[1]);
-	char *s = xmalloc(SECRET_MAX + 1);
+	char *s = xmalloc(SECRET_FILE_MAX + 1);
 	size_t n = 0;
-	int rc = net_read_until_eof(pfd[0], s, SECRET_MAX, net_deadline(timeout_s), &n);
+	int rc = net_read_until_eof(pfd[0], s, SECRET_FILE_MAX, net_deadline(timeout_s), &n);
 	bool too_long = rc == 1, timed_out = rc == -2;
 	close(pfd[0]);
 	if (rc != 0)
@@ -180,7 +161,7 @@ static char *secret_from_command(const char *cmd, unsigned timeout_s, char *err,
 char *auth_get_secret(const struct sp_relay *relay, unsigned timeout_s, char *err, size_t errlen)
 {
 	if (relay->password_file)
-		return secret_from_file(relay->password_file, err, errlen);
+		return secret_file_read(relay->password_file, "password_file", err, errlen);
 	if (relay->password_command)
 		return secret_from_command(relay->password_command, timeout_s, err, errlen);
 	set_err(err, errlen, "relay %s has a username but no password_file or password_command", relay->name);
@@ -289,12 +270,56 @@ static int run_scram(struct netconn *c, const char *user, const char *secret, ui
 	return r;
 }
 
-int auth_run(struct netconn *c, unsigned mech, const char *user, const char *secret,
+/* An RFC 5801 saslname: ',' and '=' escaped ("=2C", "=3D"). */
+static void put_saslname(struct buf *b, const char *user)
+{
+	for (const char *p = user; *p; p++) {
+		if (*p == ',')
+			buf_adds(b, "=2C");
+		else if (*p == '=')
+			buf_adds(b, "=3D");
+		else
+			buf_addc(b, *p);
+	}
+}
+
+/*
+ * OAUTHBEARER (RFC 7628 3.1): "n,a=USER," ^A "host=H" ^A "port=P" ^A
+ * "auth=Bearer TOKEN" ^A ^A. On failure the server sends 334 and a base64
+ * JSON status; the client must answer with a lone ^A (3.2.3), then the
+ * server sends its final failure.
+ */
+static int run_oauthbearer(struct netconn *c, const struct sp_relay *relay, const char *token,
+			   uint64_t deadline_ms, struct smtp_reply *last, char *err, size_t errlen)
+{
+	struct buf m;
+	buf_init(&m);
+	buf_adds(&m, "n,a=");
+	put_saslname(&m, relay->username);
+	buf_printf(&m, ",\001host=%s\001port=%u\001auth=Bearer %s\001\001", relay->host, relay->port, token);
+	int r = send_b64(c, "AUTH OAUTHBEARER ", m.data, m.len, deadline_ms, err, errlen);
+	explicit_zero(m.data, m.len);
+	buf_free(&m);
+	if (r == 0)
+		r = read_reply(c, deadline_ms, last, err, errlen);
+	if (r == 0 && last->code == 334) {
+		/* the error status (JSON): answer %x01 and read the final reply */
+		r = send_b64(c, "", "\001", 1, deadline_ms, err, errlen);
+		if (r == 0)
+			r = read_reply(c, deadline_ms, last, err, errlen);
+	}
+	return r;
+}
+
+int auth_run(struct netconn *c, unsigned mech, const struct sp_relay *relay, const char *secret,
 	     uint64_t deadline_ms, struct smtp_reply *last, char *err, size_t errlen)
 {
+	const char *user = relay->username;
 	size_t ulen = strlen(user), slen = strlen(secret);
 	int r;
-	if (mech == AUTH_PLAIN || mech == AUTH_XOAUTH2) {
+	if (mech == AUTH_OAUTHBEARER) {
+		r = run_oauthbearer(c, relay, secret, deadline_ms, last, err, errlen);
+	} else if (mech == AUTH_PLAIN || mech == AUTH_XOAUTH2) {
 		/* PLAIN: authzid NUL authcid NUL passwd (RFC 4616).
 		 * XOAUTH2: "user=" U ^A "auth=Bearer " T ^A ^A. */
 		size_t cap = ulen + slen + 32;
@@ -350,4 +375,38 @@ int auth_run(struct netconn *c, unsigned mech, const char *user, const char *sec
 	if (last->code == 235)
 		return 0;
 	return refused(last, err, errlen);
+}
+
+int auth_oauth(struct netconn *c, const struct sp_config *cfg, const struct sp_relay *relay,
+	       unsigned mech, struct smtp_reply *last, char *err, size_t errlen)
+{
+	struct oauth_lease lease;
+	if (oauth_get_token(cfg, relay, NULL, &lease, err, errlen) < 0)
+		return LOCAL_AUTH;
+	int r = auth_run(c, mech, relay, lease.token, net_deadline(cfg->timeouts.command), last, err, errlen);
+	if (r == LOCAL_AUTH && last->code >= 500) {
+		/* refused: the token may have been revoked or expired early;
+		 * one new token (refreshed unless another worker already did),
+		 * one retry on this connection (RFC 4954 allows a new AUTH) */
+		char first[400];
+		snprintf(first, sizeof(first), "%s", err);
+		struct oauth_lease fresh;
+		if (oauth_get_token(cfg, relay, &lease, &fresh, err, errlen) < 0) {
+			char why[512];
+			snprintf(why, sizeof(why), "%s", err);
+			set_err(err, errlen, "%s; %s", first, why);
+		} else {
+			log_msg(LOG_INFO, "relay %s: %s; retrying once with a new token", relay->name, first);
+			r = auth_run(c, mech, relay, fresh.token, net_deadline(cfg->timeouts.command), last, err, errlen);
+			if (r == LOCAL_AUTH) {
+				char why[400];
+				snprintf(why, sizeof(why), "%s", err);
+				set_err(err, errlen, "%s, also with a newly refreshed token: check the mailbox's "
+					"permission to send (or run sealpostd --oauth-login %s)", why, relay->name);
+			}
+			oauth_lease_clear(&fresh);
+		}
+	}
+	oauth_lease_clear(&lease);
+	return r;
 }

@@ -19,6 +19,7 @@ enum auth_mech {
 	AUTH_LOGIN = 2,
 	AUTH_XOAUTH2 = 4,
 	AUTH_SCRAM_SHA256 = 8,
+	AUTH_OAUTHBEARER = 16,
 	AUTH_OTHER = 0x100, /* offered mechanisms we do not implement */
 };
 
@@ -37,6 +38,13 @@ void auth_mech_names(unsigned mask, char *out, size_t outlen);
 unsigned auth_choose(const char *configured, unsigned offered, char *err, size_t errlen);
 
 /*
+ * The mechanism for a relay with an oauth2 block: "auto" picks OAUTHBEARER
+ * (RFC 7628), else XOAUTH2, as offered; "xoauth2"/"oauthbearer" as asked.
+ * 0 with err when the server offers neither.
+ */
+unsigned auth_choose_token(const char *configured, unsigned offered, char *err, size_t errlen);
+
+/*
  * Read the relay's secret: first line of password_file (which should not
  * be group/world readable: warned) or of password_command's output (run
  * with /bin/sh -c, no stdin, bounded output, killed after timeout_s).
@@ -45,12 +53,24 @@ unsigned auth_choose(const char *configured, unsigned offered, char *err, size_t
 char *auth_get_secret(const struct sp_relay *relay, unsigned timeout_s, char *err, size_t errlen);
 
 /*
- * Run the AUTH exchange over c (PLAIN, LOGIN, XOAUTH2, SCRAM-SHA-256; for
- * SCRAM the server's signature is checked). 0 on 235; otherwise a local_error
+ * Run the AUTH exchange over c (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER,
+ * SCRAM-SHA-256; for SCRAM the server's signature is checked; for the
+ * token mechanisms the secret is the access token, and host/port go into
+ * OAUTHBEARER's message). 0 on 235; otherwise a local_error
  * (LOCAL_AUTH when the server refused, with its reply in *last and err;
  * LOCAL_TIMEOUT/LOCAL_CONNECT/LOCAL_PROTOCOL/LOCAL_TLS for I/O).
  */
-int auth_run(struct netconn *c, unsigned mech, const char *user, const char *secret,
+int auth_run(struct netconn *c, unsigned mech, const struct sp_relay *relay, const char *secret,
 	     uint64_t deadline_ms, struct smtp_reply *last, char *err, size_t errlen);
+
+/*
+ * AUTH with the relay's OAuth access token (relay->oauth2): a token from
+ * the cache or the helper; when the server refuses it, one refresh and
+ * one retry on the same connection (SPEC section 7). Returns like
+ * auth_run; a token that cannot be had is LOCAL_AUTH with err saying what
+ * failed and what to run (never a bounce: AUTH failures are temporary).
+ */
+int auth_oauth(struct netconn *c, const struct sp_config *cfg, const struct sp_relay *relay,
+	       unsigned mech, struct smtp_reply *last, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/net.c src/sealpostd/net.h \
 	src/sealpostd/resolve.c src/sealpostd/resolve.h \
 	src/sealpostd/auth.c src/sealpostd/auth.h \
+	src/sealpostd/oauth_client.c src/sealpostd/oauth_client.h \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \

@@ -10,6 +10,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "oauth_client.h"
 #include "privdrop.h"
 #include "probe.h"
 #include "queue_run.h"
@@ -65,6 +66,7 @@ static void usage(FILE *out)
 		"                                                deliver what is due, then exit\n"
 		"       sealpostd [-C FILE] --check-config       validate and print the settings\n"
 		"       sealpostd [-C FILE] [-v] --probe         test each relay, send no mail\n"
+		"       sealpostd [-C FILE] --oauth-login RELAY  sign in to RELAY's OAuth provider\n"
 		"options:\n"
 		"  -C FILE          config file (default %s)\n"
 		"  -v               log to stderr too; twice: trace the SMTP dialogue\n"
@@ -81,7 +83,7 @@ static void usage(FILE *out)
 		conf_default_path());
 }
 
-enum mode { MODE_DAEMON, MODE_ONCE, MODE_CHECK, MODE_PROBE };
+enum mode { MODE_DAEMON, MODE_ONCE, MODE_CHECK, MODE_PROBE, MODE_OAUTH_LOGIN };
 
 /* --check-config: the effective settings, then whether each relay's TLS
  * policy can be applied (trust store, client key, priority string). */
@@ -101,6 +103,13 @@ static int check_config(const struct sp_config *cfg, const char *conf_path)
 	}
 	for (size_t i = 0; i < cfg->nrelays; i++) {
 		const struct sp_relay *r = &cfg->relays[i];
+		char *helper = r->oauth2 ? oauth_helper_path() : NULL;
+		if (helper && access(helper, X_OK) != 0) {
+			fprintf(stderr, "sealpostd: %s: relay \"%s\": oauth2 needs the helper %s, which is missing "
+				"(build with libcurl and json-c)\n", conf_path, r->name, helper);
+			st = EX_CONFIG;
+		}
+		free(helper);
 		if (tls_policy_check(conf_policy_for(cfg, r->host), r->host, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sealpostd: %s: relay \"%s\": TLS policy cannot be applied: %s\n", conf_path,
 				r->name, err);
@@ -111,11 +120,25 @@ static int check_config(const struct sp_config *cfg, const char *conf_path)
 	return st;
 }
 
+/* --oauth-login: become the token helper (it alone links libcurl). */
+static int oauth_login_exec(const char *conf_path, const char *relay)
+{
+	char *helper = oauth_helper_path();
+	char *argv[] = { (char *)"sealpost-oauth", (char *)"-C", (char *)conf_path, (char *)"login",
+			 (char *)relay, NULL };
+	char *env[] = { (char *)"PATH=/usr/bin:/bin", NULL };
+	execve(helper, argv, env);
+	fprintf(stderr, "sealpostd: cannot run the OAuth helper %s: %s%s\n", helper, strerror(errno),
+		errno == ENOENT ? " (sealpost was built without libcurl and json-c)" : "");
+	free(helper);
+	return EX_UNAVAILABLE;
+}
+
 int main(int argc, char **argv)
 {
 	ensure_std_fds();
 	umask(027);
-	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE, OPT_LOCKFD };
+	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE, OPT_LOCKFD, OPT_OAUTH };
 	static const struct option longopts[] = {
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
@@ -124,6 +147,7 @@ int main(int argc, char **argv)
 		{ "flush", no_argument, NULL, OPT_FLUSH },
 		{ "pid-file", required_argument, NULL, OPT_PIDFILE },
 		{ "lock-fd", required_argument, NULL, OPT_LOCKFD },
+		{ "oauth-login", required_argument, NULL, OPT_OAUTH },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -132,6 +156,7 @@ int main(int argc, char **argv)
 	const char *conf_path = NULL;
 	const char *only_id = NULL;
 	const char *pid_path = NULL;
+	const char *login_relay = NULL;
 	int lock_fd = -1;
 	enum mode mode = MODE_DAEMON;
 	int modes = 0, verbose = 0;
@@ -148,6 +173,7 @@ int main(int argc, char **argv)
 		case OPT_ONCE: mode = MODE_ONCE; modes++; break;
 		case OPT_CHECK: mode = MODE_CHECK; modes++; break;
 		case OPT_PROBE: mode = MODE_PROBE; modes++; break;
+		case OPT_OAUTH: mode = MODE_OAUTH_LOGIN; modes++; login_relay = optarg; break;
 		case OPT_ID: only_id = optarg; break;
 		case OPT_FLUSH: flush = true; break;
 		case OPT_PIDFILE: pid_path = optarg; break;
@@ -231,6 +257,8 @@ int main(int argc, char **argv)
 		conf_free(cfg);
 		return EX_NOPERM;
 	}
+	if (mode == MODE_OAUTH_LOGIN) /* as the worker's user: the token file is ours */
+		return oauth_login_exec(conf_path, login_relay);
 
 	int status = 0;
 	bool trace = verbose > 1;

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "probe.h"
+#include "oauth_client.h"
 #include "smtp.h"
 #include "util.h"
 
@@ -24,6 +25,11 @@ int probe_relays(const struct sp_config *cfg, bool trace, FILE *out)
 			relay->name, relay->host, relay->port, conf_tls_mode_name(relay->tls), pol->host,
 			conf_verify_name(pol->verify), pol->verify_name ? pol->verify_name : relay->host,
 			pol->ca_file ? pol->ca_file : "system trust store");
+		if (relay->oauth2) {
+			char line[512];
+			oauth_describe(cfg, relay, line, sizeof(line));
+			fprintf(out, "  %s\n", line);
+		}
 		int r = smtp_open(&s, cfg, relay, NULL, trace);
 		fputs(report.data ? report.data : "", out);
 		if (r == 0) {

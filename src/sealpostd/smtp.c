@@ -290,20 +290,27 @@ static int do_auth(struct smtp_session *s)
 		set_fail(s, STAGE_AUTH, LOCAL_AUTH, NULL, "server offers no AUTH inside TLS");
 		return -1;
 	}
-	unsigned mech = auth_choose(s->relay->auth, s->caps.auth_mechs, err, sizeof(err));
+	bool token = s->relay->oauth2 != NULL;
+	unsigned mech = token ? auth_choose_token(s->relay->auth, s->caps.auth_mechs, err, sizeof(err))
+			      : auth_choose(s->relay->auth, s->caps.auth_mechs, err, sizeof(err));
 	if (mech == 0) {
 		set_fail(s, STAGE_AUTH, LOCAL_AUTH, NULL, "%s", err);
 		return -1;
 	}
-	char *secret = auth_get_secret(s->relay, s->cfg->timeouts.command, err, sizeof(err));
-	if (!secret) {
-		set_fail(s, STAGE_AUTH, LOCAL_CONFIG, NULL, "%s", err);
-		return -1;
-	}
 	struct smtp_reply r;
 	reply_init(&r);
-	int rc = auth_run(&s->conn, mech, s->relay->username, secret, cmd_deadline(s), &r, err, sizeof(err));
-	free_secret(secret);
+	int rc;
+	if (token) {
+		rc = auth_oauth(&s->conn, s->cfg, s->relay, mech, &r, err, sizeof(err));
+	} else {
+		char *secret = auth_get_secret(s->relay, s->cfg->timeouts.command, err, sizeof(err));
+		if (!secret) {
+			set_fail(s, STAGE_AUTH, LOCAL_CONFIG, NULL, "%s", err);
+			return -1;
+		}
+		rc = auth_run(&s->conn, mech, s->relay, secret, cmd_deadline(s), &r, err, sizeof(err));
+		free_secret(secret);
+	}
 	char names[64];
 	auth_mech_names(mech, names, sizeof(names));
 	probe_note(s, "  AUTH %s as %s: %s", names, s->relay->username, rc == 0 ? "ok" : err);
