@@ -4,6 +4,7 @@ include $(srcdir)/tests/frontend.mk
 include $(srcdir)/tests/intake.mk
 include $(srcdir)/tests/config.mk
 include $(srcdir)/tests/worker.mk
+include $(srcdir)/tests/oauth.mk
 include $(srcdir)/tests/smarthost.mk
 include $(srcdir)/tests/bsmailq.mk
 include $(srcdir)/tests/install.mk

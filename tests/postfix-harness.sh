@@ -27,6 +27,9 @@
 #       Certificates: $CERTS (a tests/mkcerts.sh directory) when set, else
 #       generated into DIR/certs. The server certificate names localhost,
 #       127.0.0.1 and ::1.
+#       With PF_SASL_DOVECOT=SOCKET in the environment, SMTP AUTH goes to
+#       that Dovecot auth socket instead of Cyrus (the OAuth tests' private
+#       Dovecot, tests/oauth-lib.sh); PF_USER/PF_PASS are then unused.
 #   postfix-harness.sh stop DIR
 #       Stops the instance (bounded wait, then SIGKILL) and leaves DIR.
 #   postfix-harness.sh wait DIR N [SECONDS]
@@ -197,6 +200,9 @@ smtpd_sasl_authenticated_header = yes
 smtpd_relay_restrictions = permit_sasl_authenticated, reject
 smtpd_client_restrictions = permit_sasl_authenticated, reject
 EOF
+	if [ -n "${PF_SASL_DOVECOT:-}" ]; then
+		printf 'smtpd_sasl_type = dovecot\nsmtpd_sasl_path = %s\n' "$PF_SASL_DOVECOT" >> "$conf/main.cf"
+	fi
 }
 
 # write_master_cf SUBMISSION-PORT SMTPS-PORT
