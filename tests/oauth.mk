@@ -1,4 +1,4 @@
 # OAuth 2.0 (issue 12): the token endpoint, token life cycle, config, and a
 # real Postfix + Dovecot (oauth2 passdb) server stack.
-TESTS += tests/oauth-postfix.sh
-EXTRA_DIST += tests/oauth-postfix.sh tests/oauth-lib.sh tests/oauth-endpoint.py
+TESTS += tests/oauth-postfix.sh tests/oauth-tokens.sh
+EXTRA_DIST += tests/oauth-postfix.sh tests/oauth-tokens.sh tests/oauth-lib.sh tests/oauth-endpoint.py

@@ -68,14 +68,15 @@ static enum oauth_class classify_error(const struct relay_ctx *rc, const char *e
 			"and client_secret_file of relay %s", e, sep, d, name);
 		return OC_CLIENT;
 	}
+	if (status >= 500 || status == 429 || status == 408 || strcmp(e, "temporarily_unavailable") == 0 ||
+	    strcmp(e, "server_error") == 0) {
+		set_err(err, errlen, "the token endpoint is unavailable (HTTP %ld%s%s)", status, e[0] ? ", " : "", e);
+		return OC_UNREACHABLE;
+	}
 	if (e[0]) {
 		set_err(err, errlen, "the token endpoint refused the request (%s%s%s, HTTP %ld)", e, sep, d,
 			status);
 		return OC_REFUSED;
-	}
-	if (status >= 500 || status == 429 || status == 408) {
-		set_err(err, errlen, "the token endpoint is unavailable (HTTP %ld)", status);
-		return OC_UNREACHABLE;
 	}
 	set_err(err, errlen, "the token endpoint answered HTTP %ld without an OAuth error", status);
 	return OC_PROTOCOL;

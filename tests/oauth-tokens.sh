@@ -1,0 +1,198 @@
+#!/bin/sh
+# tests/oauth-tokens.sh - the token life cycle of the helper sealpost-oauth
+# against the test token endpoint (tests/oauth-endpoint.py), no SMTP:
+# caching, rotation, one refresh at a time across workers, classified
+# failures (invalid_grant, invalid_client, dropped, slow, oversized, 503)
+# with back-off, an untrusted endpoint certificate that never receives the
+# client secret, kill -9 during a refresh, sign-in by device flow and by
+# code + PKCE (sealpostd --oauth-login), and secrets absent from
+# /proc/PID/cmdline and /proc/PID/environ. Runs as any user.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/lib-smarthost.sh"
+. "$top_srcdir/tests/oauth-lib.sh"
+
+HELPER="$top_builddir/src/oauth/sealpost-oauth"
+[ -x "$HELPER" ] || skip "built without OAuth (libcurl, json-c)"
+need_certs
+start_oauth_endpoint --rotate --refresh-token rt-initial --slow 20
+TOK="$SPOOL/oauth"
+
+# cfg GRANT [EXTRA oauth2 lines]: relay "r" with an oauth2 block.
+cfg() {
+	_g=$1; shift
+	write_conf "relay \"r\" {
+  host = \"127.0.0.1\"
+  username = \"u@example.org\"
+$(oauth_block x "$_g" "$@")
+}
+queue { retry_min = 1h retry_max = 2h }
+timeouts { connect = 3s }"
+}
+token() { "$HELPER" -C "$CONF" token r "$@"; }
+seed() { # a refresh token as --oauth-login stores it
+	rm -rf "$TOK"; mkdir -p "$TOK"
+	printf 'sealpost-oauth 1\nrefresh_token %s\n' "$1" > "$TOK/r"; chmod 600 "$TOK/r"
+}
+field() { sed -n "s/^$1 //p" "$TOK/r"; }
+
+# -- client_credentials: cached, one request for many tokens
+cfg client_credentials
+b=$(oauth_stat client_credentials)
+for i in 1 2 3 4 5; do token > "$T/out" || fail "token $i: $(cat "$T/out")"; done
+head -1 "$T/out" | grep -q '^ok 1 ' || fail "not cached: $(head -1 "$T/out")"
+[ "$(oauth_stat client_credentials)" = $((b + 1)) ] || fail "5 tokens cost $(($(oauth_stat client_credentials) - b)) requests"
+ok "client_credentials: 5 token requests by workers, 1 request to the endpoint"
+
+# a refused token (generation 1): a new one, once
+token 1 | head -1 | grep -q '^ok 2 ' || fail "refused generation 1 did not give generation 2"
+token 1 | head -1 | grep -q '^ok 2 ' || fail "a second worker refreshed again"
+[ "$(oauth_stat client_credentials)" = $((b + 2)) ] || fail "refresh after refusal: wrong request count"
+ok "a refused token is replaced once; a second worker reporting the same token gets the new one"
+
+# -- refresh_token: rotation saved before use
+cfg refresh_token
+seed rt-initial
+token > "$T/out" || fail "refresh: $(cat "$T/out")"
+new=$(field refresh_token)
+case $new in rt-*) [ "$new" != rt-initial ] ;; *) false ;; esac || fail "rotation not saved: $new"
+[ "$(stat -c %a "$TOK/r")" = 600 ] || fail "mode $(stat -c %a "$TOK/r")"
+[ "$(sed -n 2p "$T/out")" = "$(field access_token)" ] || fail "the token returned is not the one saved"
+ok "refresh_token: the rotated refresh token is in the 0600 file with the access token it came with"
+
+# -- one refresh at a time: 6 workers report the same refused token
+b=$(oauth_stat refresh_token)
+gen=$(field generation)
+pids=""
+for i in 1 2 3 4 5 6; do token "$gen" > "$T/par.$i" & pids="$pids $!"; done
+for p in $pids; do wait "$p" || fail "a parallel helper failed"; done
+[ "$(oauth_stat refresh_token)" = $((b + 1)) ] || fail "6 workers caused $(($(oauth_stat refresh_token) - b)) refreshes"
+[ "$(cat "$T"/par.* | grep -c '^ok ')" = 6 ] || fail "not every worker got a token"
+ok "6 workers at once, one refresh (flock on the relay's lock file)"
+
+# -- failures are classified, saved, and backed off
+check_fail() { # SCENARIO CLASS TEXT
+	seed "$(field refresh_token 2>/dev/null || echo rt-x)"
+	oauth_ctl scenario="$1"
+	b=$(oauth_stat token)
+	token > "$T/out" && fail "$1: succeeded"
+	grep -q "^error $2 .*$3" "$T/out" || fail "$1: $(cat "$T/out")"
+	token > "$T/out2" && fail "$1: second attempt succeeded"
+	[ "$(oauth_stat token)" = $((b + 1)) ] || fail "$1: no back-off ($(($(oauth_stat token) - b)) requests)"
+	grep -q "no new attempt before" "$T/out2" || fail "$1: back-off not said: $(cat "$T/out2")"
+	oauth_ctl scenario=ok
+}
+check_fail invalid_grant grant "invalid_grant.*run sealpostd --oauth-login r"
+check_fail invalid_client client "invalid_client.*check client_id and client_secret_file"
+check_fail unavailable unreachable "HTTP 503"
+check_fail drop unreachable "cannot reach the token endpoint"
+check_fail oversize protocol "larger than 65536 bytes"
+ok "invalid_grant, invalid_client, 503, dropped, oversized: classified, what to do said, backed off"
+
+# slow: bounded by the timeout (connect 3s + 10s); secrets not in /proc while it waits
+valid=$(field refresh_token)
+seed rt-slow-1
+oauth_ctl scenario=slow
+"$HELPER" -C "$CONF" token r > "$T/out" &
+hp=$!
+pid=$hp
+if [ -r "/proc/$pid/environ" ]; then
+	for s in "$OAUTH_SECRET" rt-slow-1; do
+		tr '\0' '\n' < "/proc/$pid/cmdline" | grep -qF "$s" && fail "secret in cmdline"
+		tr '\0' '\n' < "/proc/$pid/environ" | grep -qF "$s" && fail "secret in environ"
+	done
+	checked=yes
+fi
+wait "$hp" && fail "slow: succeeded"
+oauth_ctl scenario=ok
+grep -q "^error unreachable .*no answer within" "$T/out" || fail "slow: $(cat "$T/out")"
+[ "${checked:-}" = yes ] || fail "could not inspect the helper process"
+ok "a slow endpoint: bounded, classified; no secret in /proc/PID/cmdline or environ"
+
+# -- kill -9 during a refresh (answer not yet received): the file is intact
+seed "$valid"
+token >/dev/null || fail "reset: $(cat "$TOK/r" | grep last_error)"
+good=$(field refresh_token)
+oauth_ctl scenario=slow
+b0=$(oauth_stat token)
+"$HELPER" -C "$CONF" token r "$(field generation)" > /dev/null &
+hp=$!
+n=200 # until its request reached the endpoint
+while [ "$(oauth_stat token)" = "$b0" ] && [ "$n" -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
+[ "$n" -gt 0 ] || fail "kill -9: the refresh never reached the endpoint"
+kill -9 "$hp" || fail "kill -9: the helper was not running"
+wait "$hp" 2>/dev/null
+oauth_ctl scenario=ok
+[ "$(field refresh_token)" = "$good" ] || fail "kill -9: refresh token changed"
+gen=$(field generation)
+token "$gen" > "$T/out" || fail "after kill -9: $(cat "$T/out")"
+ok "kill -9 during a refresh: the token file is intact and the next refresh works"
+
+# kill -9 at each durable-write step (fault-injection builds only)
+if grep -q 'define SEALPOST_FAULT_INJECTION 1' "$top_builddir/config.h" 2>/dev/null; then
+	for point in oauth-got-response oauth-store-written oauth-store-synced oauth-store-renamed oauth-saved; do
+		gen=$(field generation)
+		SEALPOST_FAULT=$point token "$gen" > /dev/null 2>&1
+		token "$gen" > "$T/out" || fail "after a crash at $point: $(cat "$T/out")"
+		ls "$TOK" | grep -q '\.tmp\.' && rm -f "$TOK"/*.tmp.*
+	done
+	ok "kill -9 at each step of saving a rotated token: a usable refresh token remains"
+else
+	echo "# kill -9 at each write step: needs --enable-fault-injection (tests/stress.mk builds one)"
+fi
+
+# -- sign-in: device flow (authorization_pending, then slow_down, then tokens)
+cfg refresh_token "device_url = \"$OAUTH_URL/device\""
+rm -rf "$TOK"
+"$SEALPOSTD" -C "$CONF" --oauth-login r > "$T/login.out" 2>&1 || fail "device login: $(cat "$T/login.out")"
+grep -q 'enter the code WDJB-MJHT' "$T/login.out" || fail "no user code printed: $(cat "$T/login.out")"
+grep -q 'refresh token: received' "$T/login.out" || fail "device: $(cat "$T/login.out")"
+grep -q '^refresh_token rt-' "$TOK/r" || fail "device: no refresh token stored"
+grep -qF "$(field refresh_token)" "$T/login.out" && fail "the refresh token was printed"
+grep -qF "$(field access_token)" "$T/login.out" && fail "the access token was printed"
+ok "sealpostd --oauth-login, device flow: pending and slow_down handled, token stored, never printed"
+
+# -- sign-in: authorization code + PKCE, loopback redirect; a script plays the browser
+cfg refresh_token "authorize_url = \"$OAUTH_URL/authorize\""
+rm -rf "$TOK"
+"$SEALPOSTD" -C "$CONF" --oauth-login r > "$T/login2.out" 2>&1 &
+lp=$!
+n=200
+while ! grep -q '^https://.*code_challenge=' "$T/login2.out" && [ "$n" -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
+url=$(grep '^https://.*code_challenge=' "$T/login2.out")
+[ -n "$url" ] || fail "no URL printed: $(cat "$T/login2.out")"
+"$PYTHON3" - "$url" "$CERTS/ca.pem" <<'PYEOF2' || fail "the browser step failed"
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+# the provider redirects to http://127.0.0.1:PORT/?code=...&state=...
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a):
+        return None
+op = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=ctx))
+try:
+    op.open(sys.argv[1], timeout=10)
+    sys.exit("no redirect")
+except urllib.error.HTTPError as e:
+    loc = e.headers["Location"]
+assert loc.startswith("http://127.0.0.1:"), loc
+# a wrong state is refused, then the real redirect is taken
+bad = loc.replace("state=", "state=x")
+try:
+    urllib.request.urlopen(bad, timeout=10)
+    sys.exit("a wrong state was accepted")
+except urllib.error.HTTPError as e:
+    assert e.code == 400
+urllib.request.urlopen(loc, timeout=10).read()
+PYEOF2
+wait "$lp" || fail "code+PKCE login: $(cat "$T/login2.out")"
+grep -q 'refresh token: received' "$T/login2.out" || fail "pkce: $(cat "$T/login2.out")"
+token > "$T/out" || fail "after PKCE sign-in: $(cat "$T/out")"
+ok "sealpostd --oauth-login, code + PKCE: loopback redirect, state checked, verifier accepted by the endpoint"
+
+# -- an endpoint whose certificate we do not trust never sees the secret
+start_oauth_endpoint --cert "$CERTS/untrusted.pem" --key "$CERTS/untrusted.key"
+cfg client_credentials
+rm -rf "$TOK"
+token > "$T/out" && fail "untrusted endpoint: token obtained"
+grep -q '^error unreachable .*certificate not trusted' "$T/out" || fail "untrusted: $(cat "$T/out")"
+[ ! -s "$OAUTH_LOG" ] || fail "the untrusted endpoint received a request: $(cat "$OAUTH_LOG")"
+ok "an endpoint with an untrusted certificate receives nothing (no client secret)"
