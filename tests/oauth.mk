@@ -2,3 +2,7 @@
 # real Postfix + Dovecot (oauth2 passdb) server stack.
 TESTS += tests/oauth-postfix.sh tests/oauth-tokens.sh
 EXTRA_DIST += tests/oauth-postfix.sh tests/oauth-tokens.sh tests/oauth-lib.sh tests/oauth-endpoint.py
+check_PROGRAMS += tests/unit/test_conf_oauth
+TESTS += tests/unit/test_conf_oauth
+tests_unit_test_conf_oauth_SOURCES = tests/unit/test_conf_oauth.c
+tests_unit_test_conf_oauth_LDADD = src/common/libcommon.a $(CONFUSE_LIBS)
