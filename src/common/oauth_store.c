@@ -11,6 +11,7 @@
 #include "oauth_store.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -155,6 +156,23 @@ static char *store_dir(const char *path)
 	return dir;
 }
 
+/* Temporary files of writers killed before their rename (the caller holds
+ * the relay's lock, so none is being written now): they hold tokens. */
+static void remove_stale_tmp(const char *dir, const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char prefix[300];
+	snprintf(prefix, sizeof(prefix), "%s.tmp.", base);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
 static void put(struct buf *b, const char *key, const char *v)
 {
 	/* values are single lines by construction; refuse to write others */
@@ -180,6 +198,7 @@ int oauth_store_write(const char *path, const struct oauth_token *t, char *err, 
 	buf_printf(&b, "failures %u\nnext_try %" PRId64 "\n", t->failures, t->next_try);
 	put(&b, "last_error", t->last_error);
 
+	remove_stale_tmp(dir, path);
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	int rc = -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -44,7 +44,9 @@ bool oauth_token_syntax_ok(const char *s);
 int oauth_store_read(const char *path, struct oauth_token *t, char *err, size_t errlen);
 
 /* Replace path durably with t (mode 0600; the directory is created 0700
- * when missing). 0, or -1 with err (the old file is left as it was). */
+ * when missing), under the relay's lock; temporary files left by a writer
+ * that was killed are removed. 0, or -1 with err (the old file is left as
+ * it was). */
 int oauth_store_write(const char *path, const struct oauth_token *t, char *err, size_t errlen);
 
 /* Take the relay's refresh lock (flock on path.lock, waiting at most
