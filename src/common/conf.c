@@ -461,7 +461,7 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 		; /* the oauth2 block is the secret's source, checked there */
 	else if (r->username && !r->password_file && !r->password_command)
 		conf_fail_at(conf_line_of(sec, "username"),
-			"relay \"%s\": username needs password_file, password_command or oauth2", n);
+			"relay \"%s\": username needs password_file or password_command (or an oauth2 block)", n);
 	else if (auth_set && !r->username)
 		conf_fail_at(conf_line_of(sec, "auth"), "relay \"%s\": auth without a username", n);
 }
