@@ -123,15 +123,16 @@ int oauth_store_read(const char *path, struct oauth_token *t, char *err, size_t 
 		close(fd);
 		return -1;
 	}
-	char *s = xmalloc(STORE_MAX + 1);
+	size_t cap = (size_t)st.st_size; /* the file is replaced, never grown in place */
+	char *s = xmalloc(cap + 1);
 	size_t n = 0;
 	ssize_t r;
-	while (n < STORE_MAX && (r = read_retry(fd, s + n, STORE_MAX - n)) > 0)
+	while (n < cap && (r = read_retry(fd, s + n, cap - n)) > 0)
 		n += (size_t)r;
 	close(fd);
 	s[n] = '\0';
 	int rc = memchr(s, '\0', n) ? -1 : parse(s, t);
-	explicit_zero(s, STORE_MAX + 1);
+	explicit_zero(s, cap + 1);
 	free(s);
 	if (rc < 0) {
 		oauth_token_clear(t);
