@@ -83,6 +83,13 @@ run cc client_credentials xoauth2 XOAUTH2 3
 	fail "client_credentials: $(($(oauth_stat client_credentials) - before)) token requests for 3 messages"
 ok "client_credentials + XOAUTH2 via Postfix/Dovecot: 3 messages, one token request"
 
+"$SEALPOSTD" -C "$T/conf.cc" --probe > "$T/probe.out" 2>&1 || fail "probe: $(cat "$T/probe.out")"
+grep -q 'OAuth: refresh token none, access token valid until' "$T/probe.out" || fail "probe: no token state: $(cat "$T/probe.out")"
+grep -q 'AUTH XOAUTH2 as .*: ok' "$T/probe.out" || fail "probe: AUTH not shown: $(cat "$T/probe.out")"
+grep -q 'XOAUTH2' "$T/probe.out" && grep -q 'OAUTHBEARER' "$T/probe.out" || fail "probe: mechanisms not shown"
+grep -qF "$(sed -n 's/^access_token //p' "$T/spool.cc/oauth/pf")" "$T/probe.out" && fail "probe shows the token"
+ok "--probe: token state and expiry, the mechanisms offered, AUTH ok; no token shown"
+
 run ccb client_credentials oauthbearer OAUTHBEARER 2
 ok "client_credentials + OAUTHBEARER via Postfix/Dovecot"
 

@@ -49,6 +49,30 @@ token 1 | head -1 | grep -q '^ok 2 ' || fail "a second worker refreshed again"
 [ "$(oauth_stat client_credentials)" = $((b + 2)) ] || fail "refresh after refusal: wrong request count"
 ok "a refused token is replaced once; a second worker reporting the same token gets the new one"
 
+# -- refreshed shortly before expiry, not on every use
+cfg client_credentials
+rm -rf "$TOK"
+token > /dev/null || fail "expiry: first token"
+now=$(date +%s)
+set_times() { # EXPIRES OBTAINED
+	sed -i "s/^expires .*/expires $1/; s/^obtained .*/obtained $2/" "$TOK/r"
+}
+gen=$(field generation)
+set_times $((now + 1000)) "$now"
+token | head -1 | grep -q "^ok $gen " || fail "a token with 1000 s left was refreshed"
+set_times $((now + 200)) $((now - 3400))
+token | head -1 | grep -q "^ok $((gen + 1)) " || fail "a token with 200 s of 3600 left was not refreshed"
+ok "the access token is reused while fresh and refreshed within min(5 min, a quarter of its life) of expiry"
+
+# -- --check-config shows the block and the token file, never the secret
+"$SEALPOSTD" -C "$CONF" --check-config > "$T/check.out" 2>&1 || fail "check-config: $(cat "$T/check.out")"
+grep -q "# token file: $TOK/r" "$T/check.out" || fail "check-config: no token file"
+grep -q "client_secret_file = \"$T/client-secret\"" "$T/check.out" || fail "check-config: no secret file name"
+for s in "$OAUTH_SECRET" "$(field access_token)"; do
+	grep -qF "$s" "$T/check.out" && fail "check-config shows a secret"
+done
+ok "--check-config: the oauth2 block, the secret file by name and the token file; no secret"
+
 # -- refresh_token: rotation saved before use
 cfg refresh_token
 seed rt-initial
