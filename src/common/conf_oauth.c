@@ -221,6 +221,9 @@ struct sp_oauth2 *conf_oauth_take(struct sp_relay *r, cfg_t *relay_sec)
 	const char *why = check_block(o, sec, &key);
 	if (why)
 		conf_fail_at(conf_line_of(sec, key), "relay \"%s\": oauth2: %s", r->name, why);
+	else if (r->name[0] == '.')
+		conf_fail_at(conf_line_of(relay_sec, NULL), "relay \"%s\": with oauth2 the name must not "
+			"start with '.' (it names the token file)", r->name);
 	else if (r->password_file || r->password_command)
 		conf_fail_at(conf_line_of(relay_sec, r->password_file ? "password_file" : "password_command"),
 			"relay \"%s\": oauth2 and %s are exclusive: the token comes from the "

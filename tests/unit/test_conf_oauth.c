@@ -59,6 +59,7 @@ static const struct {
 	{ "key_twice", R MS "    grant = \"refresh_token\"\n    client_id = \"y\"\n  }\n}\n", 9, "client_id is set twice" },
 	{ "unknown_key", R MS "    secret = \"x\"\n  }\n}\n", 8, "unknown key 'secret'" },
 	{ "cc_device", R MS "    grant = \"client_credentials\"\n    client_secret_file = \"/s\"\n    device_url = \"https://x.example/d\"\n  }\n}\n", 10, "device_url and authorize_url are for grant \"refresh_token\"" },
+	{ "dot_name", "relay \"..\" {\n  host = \"h.example\"\n  username = \"u\"\n" MS "    grant = \"refresh_token\"\n  }\n}\n", 1, "must not start with '.'" },
 	{ "quote_scope", R MS "    grant = \"refresh_token\"\n    scope = \"a\\\"b\"\n  }\n}\n", 9, "must not contain quotes" },
 };
 
