@@ -151,19 +151,27 @@ gen=$(field generation)
 token "$gen" > "$T/out" || fail "after kill -9: $(cat "$T/out")"
 ok "kill -9 during a refresh: the token file is intact and the next refresh works"
 
-# kill -9 at each durable-write step (fault-injection builds only)
-if grep -q 'define SEALPOST_FAULT_INJECTION 1' "$top_builddir/config.h" 2>/dev/null; then
-	for point in oauth-got-response oauth-store-written oauth-store-synced oauth-store-renamed oauth-saved; do
-		gen=$(field generation)
-		if SEALPOST_FAULT=$point token "$gen" > /dev/null 2>&1; then rc=0; else rc=$?; fi
-		[ "$rc" = 137 ] || fail "fault point $point not reached (exit $rc)"
-		token "$gen" > "$T/out" || fail "after a crash at $point: $(cat "$T/out")"
-		ls "$TOK" | grep -q '\.tmp\.' && fail "a temporary file survived the next write ($point)"
-	done
-	ok "kill -9 at each step of saving a rotated token: a usable refresh token remains"
-else
-	echo "# kill -9 at each write step: runs in a tree configured with --enable-fault-injection"
-fi
+# kill -9 between each step of saving a rotated refresh token: after the
+# answer (before writing), after writing the temporary file, after its
+# fsync (before the rename), after the rename (before the directory fsync).
+# The shim (tests/unit/crashshim.c) kills the helper at that call.
+SHIM="$top_builddir/tests/unit/crashshim.so"
+[ -f "$SHIM" ] || fail "tests/unit/crashshim.so not built"
+for point in mkdir:2 fsync:1 rename:1 fsync:2; do
+	gen=$(field generation)
+	old=$(field refresh_token)
+	if CRASH_AT=$point LD_PRELOAD=$SHIM ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+		"$HELPER" -C "$CONF" token r "$gen" > /dev/null 2>&1; then rc=0; else rc=$?; fi
+	[ "$rc" = 137 ] || fail "crash at $point: the helper was not killed there (exit $rc)"
+	now_rt=$(field refresh_token) || fail "crash at $point: the token file is unreadable"
+	case $point in
+	fsync:2) [ "$now_rt" != "$old" ] || fail "crash at $point: the rotated token was not in place" ;;
+	*) [ "$now_rt" = "$old" ] || fail "crash at $point: the file changed before its rename" ;;
+	esac
+	token "$gen" > "$T/out" || fail "after a crash at $point: $(cat "$T/out")"
+	ls "$TOK" | grep -q '\.tmp\.' && fail "a temporary file survived the next write ($point)"
+done
+ok "kill -9 at each step of saving a rotated refresh token: the old or the new one is in place, and works"
 
 # -- sign-in: device flow (authorization_pending, then slow_down, then tokens)
 cfg refresh_token "device_url = \"$OAUTH_URL/device\""

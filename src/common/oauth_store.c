@@ -207,12 +207,9 @@ int oauth_store_write(const char *path, const struct oauth_token *t, char *err, 
 		set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 	} else {
 		bool ok = write_all(fd, b.data, b.len) == 0;
-		fault_point("oauth-store-written");
 		ok = ok && fsync(fd) == 0;
 		ok = close(fd) == 0 && ok;
-		fault_point("oauth-store-synced");
 		if (ok && rename(tmp, path) == 0) {
-			fault_point("oauth-store-renamed");
 			rc = fsync_dir(dir) == 0 ? 0 : -1;
 		}
 		if (rc < 0) {

@@ -146,7 +146,6 @@ enum oauth_class token_request(const struct relay_ctx *rc, struct form *f, bool 
 	json_object *j = NULL;
 	enum http_fail hf = http_post_form(o->token_url, o->ca_file, f, rc->timeout_s, &status, &j, err, errlen);
 	form_free(f);
-	fault_point("oauth-got-response");
 	if (hf != HTTP_OK) {
 		char why[400];
 		snprintf(why, sizeof(why), "%s", err);
@@ -246,7 +245,6 @@ enum oauth_class token_get(const struct relay_ctx *rc, bool stale, uint64_t stal
 		set_err(err, errlen, "%s", werr);
 		c = OC_CONFIG;
 	}
-	fault_point("oauth-saved");
 	if (c == OC_OK)
 		hand_over(&t, out);
 	oauth_token_clear(&t);
