@@ -140,7 +140,7 @@ oauth_ctl scenario=slow
 b0=$(oauth_stat token)
 "$HELPER" -C "$CONF" token r "$(field generation)" > /dev/null &
 hp=$!
-n=200 # until its request reached the endpoint
+n=600 # until its request reached the endpoint (bounded: 30 s and more)
 while [ "$(oauth_stat token)" = "$b0" ] && [ "$n" -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
 [ "$n" -gt 0 ] || fail "kill -9: the refresh never reached the endpoint"
 kill -9 "$hp" || fail "kill -9: the helper was not running"
@@ -190,7 +190,7 @@ rm -rf "$TOK"
 : > "$T/login2.out"
 "$SEALPOSTD" -C "$CONF" --oauth-login r > "$T/login2.out" 2>&1 &
 lp=$!
-n=200
+n=600
 while ! grep -q '^https://.*code_challenge=' "$T/login2.out" && [ "$n" -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
 url=$(grep '^https://.*code_challenge=' "$T/login2.out")
 [ -n "$url" ] || fail "no URL printed: $(cat "$T/login2.out")"
