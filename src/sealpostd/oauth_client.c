@@ -227,9 +227,9 @@ void oauth_describe(const struct sp_config *cfg, const struct sp_relay *relay, c
 		char when[32] = "none";
 		if (t.access_token)
 			format_rfc3339((time_t)t.expires, when);
-		snprintf(out, n, "OAuth: refresh token %s, access token %s%s%s%s%s", t.refresh_token ? "stored" : "none",
-			 t.access_token ? (t.expires > time(NULL) ? "valid until " : "expired at ") : "",
-			 when, t.last_error ? "; last refresh failed: " : "", t.last_error ? t.last_error : "", "");
+		const char *state = !t.access_token ? "" : t.expires > time(NULL) ? "valid until " : "expired at ";
+		snprintf(out, n, "OAuth: refresh token %s, access token %s%s%s%s", t.refresh_token ? "stored" : "none",
+			 state, when, t.last_error ? "; last refresh failed: " : "", t.last_error ? t.last_error : "");
 	}
 	oauth_token_clear(&t);
 	free(path);
