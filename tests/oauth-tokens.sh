@@ -73,6 +73,40 @@ for s in "$OAUTH_SECRET" "$(field access_token)"; do
 done
 ok "--check-config: the oauth2 block, the secret file by name and the token file; no secret"
 
+# -- the SMTP side: no token is even fetched for a session that failed
+# TLS verification, or whose server offers no token mechanism
+cfg_smtp() { # PORT
+	write_conf "$(relay_conf pf "$1" starttls 'username = "u@example.org"')"
+	# with the oauth2 block inside the relay, after username
+	"$PYTHON3" - "$CONF" "$(oauth_block x client_credentials)" <<'PYEOF2'
+import sys
+path, block = sys.argv[1], sys.argv[2]
+text = open(path).read()
+i = text.index('  username = "u@example.org"\n') + len('  username = "u@example.org"\n')
+open(path, "w").write(text[:i] + block + "\n" + text[i:])
+PYEOF2
+}
+b=$(oauth_stat token)
+start_smarthost --cert "$CERTS/untrusted.pem" --key "$CERTS/untrusted.key" --auth u:p
+cfg_smtp "$SMTP_PORT"
+rm -rf "$TOK"
+printf 'Subject: t\n\nt\n' | "$SEALPOST" -C "$CONF" -odq -f s@example.org r@example.net || fail "queue"
+"$SEALPOSTD" -C "$CONF" --once 2> "$T/w1.log" || fail "worker: $(cat "$T/w1.log")"
+grep -q 'status=deferred' "$T/w1.log" || fail "untrusted smarthost: not deferred: $(cat "$T/w1.log")"
+transcript_tls_c2s | grep -qi '^AUTH' && fail "AUTH sent to an untrusted server"
+[ "$(oauth_stat token)" = "$b" ] || fail "a token was fetched for a server that failed verification"
+ok "a relay whose certificate fails: no AUTH, and no token even fetched"
+
+start_smarthost --auth u:p
+cfg_smtp "$SMTP_PORT"
+"$SEALPOSTD" -C "$CONF" --once --flush 2> "$T/w2.log" || fail "worker: $(cat "$T/w2.log")"
+grep -q 'server does not offer AUTH OAUTHBEARER or XOAUTH2 (offers: PLAIN LOGIN)' "$T/w2.log" ||
+	fail "no token mechanism: $(cat "$T/w2.log")"
+grep -q 'status=deferred' "$T/w2.log" || fail "no token mechanism: not deferred"
+transcript_tls_c2s | grep -qi '^AUTH' && fail "AUTH sent although no token mechanism is offered"
+[ "$(oauth_stat token)" = "$b" ] || fail "a token was fetched although the server offers no token mechanism"
+ok "a server without XOAUTH2/OAUTHBEARER: deferred with the reason, no password mechanism tried, no token fetched"
+
 # -- refresh_token: rotation saved before use
 cfg refresh_token
 seed rt-initial
