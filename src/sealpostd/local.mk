@@ -1,6 +1,7 @@
-# sealpostd: the relay worker. The only program that links GnuTLS and reads
-# relay credentials. Its modules (minus main.c) also form a small library
-# for the unit tests and the fuzz target.
+# sealpostd: the relay worker. With its OAuth token helper (src/oauth), the
+# only program that links GnuTLS and reads relay credentials. Its modules
+# (minus main.c) also form a small library for the unit tests and the fuzz
+# target.
 sbin_PROGRAMS += src/sealpostd/sealpostd
 noinst_LIBRARIES += src/sealpostd/libworker.a
 src_sealpostd_libworker_a_SOURCES = \
