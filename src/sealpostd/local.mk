@@ -10,6 +10,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/tls_cache.c src/sealpostd/tls_cache.h \
 	src/sealpostd/net.c src/sealpostd/net.h \
 	src/sealpostd/resolve.c src/sealpostd/resolve.h \
+	src/sealpostd/eyeballs.c src/sealpostd/eyeballs.h \
 	src/sealpostd/auth.c src/sealpostd/auth.h \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \
