@@ -14,6 +14,7 @@
 
 #include "smtp.h"
 #include "auth.h"
+#include "from_rewrite.h"
 #include "log.h"
 #include "util.h"
 
@@ -421,11 +422,12 @@ static void result_set(struct smtp_rcpt_result *res, enum smtp_stage stage, cons
 	}
 }
 
-static void mail_command(struct smtp_session *s, const struct envelope *env, struct buf *cmd)
+static void mail_command(struct smtp_session *s, const struct envelope *env, const struct from_plan *plan,
+			 struct buf *cmd)
 {
-	buf_printf(cmd, "MAIL FROM:<%s>", env->sender);
+	buf_printf(cmd, "MAIL FROM:<%s>", plan->sender);
 	if (s->caps.size)
-		buf_printf(cmd, " SIZE=%" PRIu64, env->size);
+		buf_printf(cmd, " SIZE=%" PRIu64, plan->size);
 	if ((env->flags & ENV_8BITMIME) && s->caps.eightbitmime)
 		buf_adds(cmd, " BODY=8BITMIME");
 	if ((env->flags & ENV_SMTPUTF8) && s->caps.smtputf8)
@@ -467,59 +469,89 @@ static void rcpt_command(struct smtp_session *s, const struct spool_rcpt *rc, st
 	}
 }
 
-/*
- * Stream the message: CRLF line ends (a stray bare CR or LF becomes CRLF:
- * no smuggling), a dot doubled at the start of a line, then CRLF.CRLF.
- */
-static int send_body(struct smtp_session *s, int fd, char *err, size_t errlen)
+/* Dot-stuffing and line-end state carried across the pieces of a message. */
+struct stuffing {
+	bool bol, cr;
+};
+
+/* Send n bytes of the message: CRLF line ends (a stray bare CR or LF
+ * becomes CRLF: no smuggling), a dot doubled at the start of a line. */
+static int send_stuffed(struct smtp_session *s, struct stuffing *st, const char *in, size_t n, char *err,
+			size_t errlen)
 {
 	enum { CHUNK = 8192 };
-	char in[CHUNK];
 	char out[2 * CHUNK + 8];
-	bool bol = true, cr = false;
-	off_t off = 0;
-	for (;;) {
-		ssize_t n = pread(fd, in, sizeof(in), off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			set_err(err, errlen, "cannot read the queued message: %s", strerror(errno));
-			return LOCAL_IO;
-		}
-		if (n == 0)
-			break;
-		off += n;
-		size_t o = 0;
-		for (ssize_t i = 0; i < n; i++) {
+	while (n > 0) {
+		size_t take = n < CHUNK ? n : CHUNK, o = 0;
+		for (size_t i = 0; i < take; i++) {
 			char c = in[i];
-			if (cr) {
+			if (st->cr) {
 				out[o++] = '\r';
 				out[o++] = '\n';
-				bol = true;
-				cr = false;
+				st->bol = true;
+				st->cr = false;
 				if (c == '\n')
 					continue;
 			}
 			if (c == '\r') {
-				cr = true;
+				st->cr = true;
 				continue;
 			}
 			if (c == '\n') {
 				out[o++] = '\r';
 				out[o++] = '\n';
-				bol = true;
+				st->bol = true;
 				continue;
 			}
-			if (bol && c == '.')
+			if (st->bol && c == '.')
 				out[o++] = '.';
 			out[o++] = c;
-			bol = false;
+			st->bol = false;
 		}
 		int rc = net_write(&s->conn, out, o, net_deadline(s->cfg->timeouts.data), err, errlen);
 		if (rc != 0)
 			return rc;
+		in += take;
+		n -= take;
 	}
-	const char *tail = cr || bol ? (cr ? "\r\n.\r\n" : ".\r\n") : "\r\n.\r\n";
+	return 0;
+}
+
+/* Stream the message as planned (from_rewrite.h: the queued file, or
+ * ranges of it and new header bytes), then CRLF.CRLF. */
+static int send_body(struct smtp_session *s, int fd, const struct from_plan *plan, char *err, size_t errlen)
+{
+	char in[8192];
+	struct stuffing st = { .bol = true, .cr = false };
+	for (size_t k = 0; k < plan->npieces; k++) {
+		const struct from_piece *pc = &plan->pieces[k];
+		if (pc->mem) {
+			int rc = send_stuffed(s, &st, pc->mem, strlen(pc->mem), err, errlen);
+			if (rc != 0)
+				return rc;
+			continue;
+		}
+		off_t off = (off_t)pc->off;
+		uint64_t left = pc->len;
+		while (left > 0) {
+			ssize_t n = pread(fd, in, left < sizeof(in) ? (size_t)left : sizeof(in), off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				set_err(err, errlen, "cannot read the queued message: %s", strerror(errno));
+				return LOCAL_IO;
+			}
+			if (n == 0)
+				break;
+			off += n;
+			if (left != FROM_PIECE_TO_EOF)
+				left -= (uint64_t)n;
+			int rc = send_stuffed(s, &st, in, (size_t)n, err, errlen);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	const char *tail = st.cr || st.bol ? (st.cr ? "\r\n.\r\n" : ".\r\n") : "\r\n.\r\n";
 	int rc = net_writes(&s->conn, tail, net_deadline(s->cfg->timeouts.data), err, errlen);
 	if (rc == 0)
 		rc = net_flush(&s->conn, net_deadline(s->cfg->timeouts.data), err, errlen);
@@ -554,13 +586,17 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 	/* Checks that need no dialogue. */
 	const char *refuse = NULL;
 	enum local_error refuse_class = LOCAL_NONE;
-	if ((env->flags & ENV_SMTPUTF8) && !s->caps.smtputf8) {
+	struct from_plan plan; /* the relay's from_rewrite, or the message as queued */
+	if (from_rewrite_plan(s->relay->from_rewrite, env, msg_fd, &plan, err, sizeof(err)) != 0) {
+		refuse = err;
+		refuse_class = LOCAL_IO;
+	} else if ((env->flags & ENV_SMTPUTF8) && !s->caps.smtputf8) {
 		refuse = "server lacks SMTPUTF8, which this message needs";
 		refuse_class = LOCAL_NEED_SMTPUTF8;
-	} else if (s->caps.size_max && env->size > s->caps.size_max) {
+	} else if (s->caps.size_max && plan.size > s->caps.size_max) {
 		refuse = "message size exceeds the server's SIZE limit";
 		refuse_class = LOCAL_TOO_BIG;
-	} else if (!address_ok(env->sender)) {
+	} else if (!address_ok(plan.sender)) {
 		refuse = "invalid envelope sender address";
 		refuse_class = LOCAL_BAD_ADDRESS;
 	}
@@ -592,7 +628,7 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 		}
 	}
 	enter(s, SMTP_MAIL);
-	mail_command(s, env, &cmd);
+	mail_command(s, env, &plan, &cmd);
 	if (rc == 0)
 		rc = put_cmd(s, cmd.data, err, sizeof(err));
 	if (pipelining) {
@@ -705,7 +741,7 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 		goto out;
 	}
 	enter(s, SMTP_BODY);
-	rc = send_body(s, msg_fd, err, sizeof(err));
+	rc = send_body(s, msg_fd, &plan, err, sizeof(err));
 	if (rc != 0) {
 		ret = lost(s, STAGE_DATA, rc, err, done, n, res);
 		goto out;
@@ -727,6 +763,7 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 out:
 	if (ret == 0 && s->conn.fd >= 0)
 		enter(s, SMTP_READY);
+	from_plan_free(&plan);
 	free(done);
 	free(accepted);
 	return ret;
