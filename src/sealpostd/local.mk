@@ -15,6 +15,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \
 	src/sealpostd/from_rewrite.c src/sealpostd/from_rewrite.h \
+	src/sealpostd/data_stream.c src/sealpostd/data_stream.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \
 	src/sealpostd/deliver.c src/sealpostd/deliver.h \
 	src/sealpostd/dsn.c src/sealpostd/dsn.h \

@@ -14,6 +14,7 @@
 
 #include "smtp.h"
 #include "auth.h"
+#include "data_stream.h"
 #include "from_rewrite.h"
 #include "log.h"
 #include "util.h"
@@ -469,95 +470,6 @@ static void rcpt_command(struct smtp_session *s, const struct spool_rcpt *rc, st
 	}
 }
 
-/* Dot-stuffing and line-end state carried across the pieces of a message. */
-struct stuffing {
-	bool bol, cr;
-};
-
-/* Send n bytes of the message: CRLF line ends (a stray bare CR or LF
- * becomes CRLF: no smuggling), a dot doubled at the start of a line. */
-static int send_stuffed(struct smtp_session *s, struct stuffing *st, const char *in, size_t n, char *err,
-			size_t errlen)
-{
-	enum { CHUNK = 8192 };
-	char out[2 * CHUNK + 8];
-	while (n > 0) {
-		size_t take = n < CHUNK ? n : CHUNK, o = 0;
-		for (size_t i = 0; i < take; i++) {
-			char c = in[i];
-			if (st->cr) {
-				out[o++] = '\r';
-				out[o++] = '\n';
-				st->bol = true;
-				st->cr = false;
-				if (c == '\n')
-					continue;
-			}
-			if (c == '\r') {
-				st->cr = true;
-				continue;
-			}
-			if (c == '\n') {
-				out[o++] = '\r';
-				out[o++] = '\n';
-				st->bol = true;
-				continue;
-			}
-			if (st->bol && c == '.')
-				out[o++] = '.';
-			out[o++] = c;
-			st->bol = false;
-		}
-		int rc = net_write(&s->conn, out, o, net_deadline(s->cfg->timeouts.data), err, errlen);
-		if (rc != 0)
-			return rc;
-		in += take;
-		n -= take;
-	}
-	return 0;
-}
-
-/* Stream the message as planned (from_rewrite.h: the queued file, or
- * ranges of it and new header bytes), then CRLF.CRLF. */
-static int send_body(struct smtp_session *s, int fd, const struct from_plan *plan, char *err, size_t errlen)
-{
-	char in[8192];
-	struct stuffing st = { .bol = true, .cr = false };
-	for (size_t k = 0; k < plan->npieces; k++) {
-		const struct from_piece *pc = &plan->pieces[k];
-		if (pc->mem) {
-			int rc = send_stuffed(s, &st, pc->mem, strlen(pc->mem), err, errlen);
-			if (rc != 0)
-				return rc;
-			continue;
-		}
-		off_t off = (off_t)pc->off;
-		uint64_t left = pc->len;
-		while (left > 0) {
-			ssize_t n = pread(fd, in, left < sizeof(in) ? (size_t)left : sizeof(in), off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				set_err(err, errlen, "cannot read the queued message: %s", strerror(errno));
-				return LOCAL_IO;
-			}
-			if (n == 0)
-				break;
-			off += n;
-			if (left != FROM_PIECE_TO_EOF)
-				left -= (uint64_t)n;
-			int rc = send_stuffed(s, &st, in, (size_t)n, err, errlen);
-			if (rc != 0)
-				return rc;
-		}
-	}
-	const char *tail = st.cr || st.bol ? (st.cr ? "\r\n.\r\n" : ".\r\n") : "\r\n.\r\n";
-	int rc = net_writes(&s->conn, tail, net_deadline(s->cfg->timeouts.data), err, errlen);
-	if (rc == 0)
-		rc = net_flush(&s->conn, net_deadline(s->cfg->timeouts.data), err, errlen);
-	return rc;
-}
-
 /* The session broke mid-transaction: every unfinished recipient is
  * temporary with the reason; the connection is dropped. */
 static int lost(struct smtp_session *s, enum smtp_stage stage, int local, const char *why,
@@ -741,7 +653,7 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 		goto out;
 	}
 	enter(s, SMTP_BODY);
-	rc = send_body(s, msg_fd, &plan, err, sizeof(err));
+	rc = data_send(&s->conn, msg_fd, &plan, s->cfg->timeouts.data, err, sizeof(err));
 	if (rc != 0) {
 		ret = lost(s, STAGE_DATA, rc, err, done, n, res);
 		goto out;
