@@ -110,36 +110,6 @@ static bool unstructured(const char *sec, const struct hdr_field *f)
 	return hdr_is(sec, f, "Subject") || hdr_is(sec, f, "Comments") || hdr_is(sec, f, "Content-Description");
 }
 
-/* Well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF). */
-static bool utf8_valid(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = p[i];
-		size_t k;
-		if (c < 0x80)
-			k = 0;
-		else if (c >= 0xc2 && c <= 0xdf)
-			k = 1;
-		else if (c >= 0xe0 && c <= 0xef)
-			k = 2;
-		else if (c >= 0xf0 && c <= 0xf4)
-			k = 3;
-		else
-			return false;
-		if (n - i <= k)
-			return false;
-		if ((c == 0xe0 && p[i + 1] < 0xa0) || (c == 0xed && p[i + 1] > 0x9f) ||
-		    (c == 0xf0 && p[i + 1] < 0x90) || (c == 0xf4 && p[i + 1] > 0x8f))
-			return false;
-		for (size_t j = 1; j <= k; j++)
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-		i += k + 1;
-	}
-	return true;
-}
-
 static void add_encoded_words(struct buf *b, const char *s, size_t n, const char *sep);
 
 /*
@@ -159,7 +129,7 @@ static bool encode_long_words(const char *line, size_t len, size_t skip, struct 
 		size_t w = pos;
 		while (w < len && !is_wsp(line[w]))
 			w++;
-		if (w - pos > LINE_MAX_OCTETS - 1 && utf8_valid((const unsigned char *)line + pos, w - pos)) {
+		if (w - pos > LINE_MAX_OCTETS - 1 && utf8_valid(line + pos, w - pos)) {
 			if (pos == skip && skip > 0)
 				buf_addc(out, ' '); /* "Subject:word": an encoded word needs space before it */
 			add_encoded_words(out, line + pos, w - pos, " ");
