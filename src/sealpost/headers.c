@@ -166,8 +166,9 @@ void hdr_write(struct msgout *o, const char *sec, const struct hdr_field *f)
 			struct buf enc;
 			buf_init(&enc);
 			const char *p = sec + pos;
-			size_t skip = pos == f->start ? f->name_len + 1 : 0; /* "Subject:" stays */
-			if (text && skip <= len && encode_long_words(p, len, skip, &enc)) {
+			const char *colon = pos == f->start ? memchr(p, ':', len) : NULL;
+			size_t skip = colon ? (size_t)(colon - p) + 1 : 0; /* "Subject:" stays */
+			if (text && encode_long_words(p, len, skip, &enc)) {
 				p = enc.data;
 				len = enc.len;
 			}

@@ -84,8 +84,12 @@ int data_send(struct netconn *c, int fd, const struct from_plan *plan, unsigned 
 				set_err(err, errlen, "cannot read the queued message: %s", strerror(errno));
 				return LOCAL_IO;
 			}
-			if (n == 0)
-				break;
+			if (n == 0) {
+				if (left == FROM_PIECE_TO_EOF)
+					break;
+				set_err(err, errlen, "the queued message is shorter than it was");
+				return LOCAL_IO;
+			}
 			off += n;
 			if (left != FROM_PIECE_TO_EOF)
 				left -= (uint64_t)n;

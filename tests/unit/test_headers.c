@@ -182,6 +182,7 @@ int main(void)
 	check_encoded("Japanese without spaces", "Subject", cjk);
 	check_encoded("long words among short ones", "Subject", mixed);
 	check_encoded("Comments", "Comments", a2000);
+	check_encoded("obsolete space before the colon", "Subject ", a2000);
 	check_encoded("Content-Description", "Content-Description", cjk);
 
 	/* "Subject:" glued to the word: a space goes before the encoded word */
