@@ -66,6 +66,7 @@ static const struct rule rules[] = {
 	{ "relay", "password_command", V_TEXT, 0, 0 },
 	{ "relay", "auth", V_AUTH, 0, 0 },
 	{ "relay", "senders", V_PATTERN, 0, 0 },
+	{ "relay", "from_rewrite", V_ADDRESS_OPT, 0, 0 },
 	{ "tls_policy", "verify", V_VERIFY, 0, 0 },
 	{ "tls_policy", "ca_file", V_ABSPATH_OPT, 0, 0 },
 	{ "tls_policy", "verify_name", V_HOST, 0, 0 },
@@ -442,6 +443,7 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 	if (!r->auth)
 		r->auth = xstrdup("auto");
 	r->senders = get_list(sec, "senders", &r->nsenders);
+	r->from_rewrite = get_str(sec, "from_rewrite");
 
 	const char *n = r->name;
 	const char *password_key = r->password_file ? "password_file" : "password_command";
@@ -457,13 +459,16 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 	else if ((r->password_file || r->password_command) && !r->username)
 		conf_fail_at(conf_line_of(sec, password_key),
 			"relay \"%s\": a password without a username", n);
-	else if ((r->oauth2 = conf_oauth_take(r, sec)) || conf_failed())
-		; /* the oauth2 block is the secret's source, checked there */
-	else if (r->username && !r->password_file && !r->password_command)
+	else if (r->username && !r->password_file && !r->password_command && !cfg_size(sec, "oauth2"))
 		conf_fail_at(conf_line_of(sec, "username"),
 			"relay \"%s\": username needs password_file or password_command (or an oauth2 block)", n);
 	else if (auth_set && !r->username)
 		conf_fail_at(conf_line_of(sec, "auth"), "relay \"%s\": auth without a username", n);
+	else if (r->from_rewrite && conf_from_rewrite_invalid(r->from_rewrite))
+		conf_fail_at(conf_line_of(sec, "from_rewrite"), "relay \"%s\": from_rewrite %s", n,
+			conf_from_rewrite_invalid(r->from_rewrite));
+	/* the oauth2 block: the token source, checked against the keys above */
+	r->oauth2 = conf_oauth_take(r, sec);
 }
 
 static void take_policy(struct sp_tls_policy *p, cfg_t *sec)
@@ -572,7 +577,7 @@ static void parse_into(struct sp_config *c, struct buf *text)
 	cfg_opt_t relay_opts[] = {
 		HOOK, STR("host"), NUM("port"), STR("tls"), STR("username"),
 		STR("password_file"), STR("password_command"), STR("auth"), LIST("senders"),
-		CFG_SEC("oauth2", conf_oauth_opts, CFGF_MULTI), CFG_END()
+		STR("from_rewrite"), CFG_SEC("oauth2", conf_oauth_opts, CFGF_MULTI), CFG_END()
 	};
 	cfg_opt_t policy_opts[] = {
 		HOOK, STR("verify"), STR("ca_file"), STR("verify_name"), LIST("pin_sha256"),
@@ -671,6 +676,7 @@ void conf_free(struct sp_config *c)
 		free(r->password_command);
 		free(r->auth);
 		free_list(r->senders, r->nsenders);
+		free(r->from_rewrite);
 		conf_oauth_free(r->oauth2);
 	}
 	for (size_t i = 0; i < c->npolicies; i++) {

@@ -37,6 +37,7 @@ struct sp_relay {
 	char **senders;         /* envelope sender patterns; nsenders == 0: any */
 	size_t nsenders;
 	struct sp_oauth2 *oauth2; /* NULL: no oauth2 block (conf_oauth.h) */
+	char *from_rewrite;     /* NULL: off; else envelope sender and From: for this relay */
 };
 
 struct sp_tls_policy {
