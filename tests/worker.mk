@@ -36,3 +36,6 @@ TESTS += tests/queue-bounce.sh tests/queue-retry.sh tests/queue-daemon.sh tests/
 	tests/queue-locking.sh tests/queue-container.sh
 EXTRA_DIST += tests/queue-bounce.sh tests/queue-dsn.py tests/queue-retry.sh tests/queue-daemon.sh \
 	tests/queue-control.sh tests/queue-locking.sh tests/queue-container.sh
+# bounces that used to be lost, against a real Postfix (issue 15)
+TESTS += tests/queue-bounce-postfix.sh
+EXTRA_DIST += tests/queue-bounce-postfix.sh
