@@ -39,3 +39,6 @@ EXTRA_DIST += tests/queue-bounce.sh tests/queue-dsn.py tests/queue-retry.sh test
 # bounces that used to be lost, against a real Postfix (issue 15)
 TESTS += tests/queue-bounce-postfix.sh
 EXTRA_DIST += tests/queue-bounce-postfix.sh
+# a tls mode that does not match the port, named with its fix (issue 15)
+TESTS += tests/worker-tls-mode.sh
+EXTRA_DIST += tests/worker-tls-mode.sh

@@ -13,6 +13,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/auth.c src/sealpostd/auth.h \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \
+	src/sealpostd/tls_mode.c src/sealpostd/tls_mode.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \
 	src/sealpostd/deliver.c src/sealpostd/deliver.h \
 	src/sealpostd/dsn.c src/sealpostd/dsn.h \
