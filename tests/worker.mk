@@ -42,3 +42,6 @@ EXTRA_DIST += tests/queue-bounce-postfix.sh
 # a tls mode that does not match the port, named with its fix (issue 15)
 TESTS += tests/worker-tls-mode.sh
 EXTRA_DIST += tests/worker-tls-mode.sh
+# checks before the worker needs them, and the log's tls= (issue 15)
+TESTS += tests/worker-preflight.sh
+EXTRA_DIST += tests/worker-preflight.sh

@@ -336,7 +336,8 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 		} else {
 			char st[16];
 			outcome_classify(last.stage, last.code, last.enhanced, last.local, st);
-			struct origin from = { .label = last_label, .host = last_relay };
+			struct origin from = { .label = last_label, .host = last_relay,
+					       .tls = last.tls[0] ? last.tls : NULL };
 			finalize(&j, todo[k], OUTCOME_TEMPORARY, st, last.reason[0] ? last.reason : "delivery failed",
 				 &from);
 		}

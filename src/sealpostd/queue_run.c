@@ -268,7 +268,7 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 	if (spool_list(cfg->spool_dir, scan_one, &sc) < 0) {
 		log_msg(LOG_ERR, "cannot list the spool %s/queue: %s", cfg->spool_dir, strerror(errno));
 		free(sc.due.ids);
-		return EX_TEMPFAIL;
+		return EX_CANTCREAT; /* the spool is not usable: sealpostd(8) says 73 */
 	}
 	int result = 0;
 	if (sc.due.n > 0) {

@@ -68,6 +68,10 @@ static void set_fail(struct smtp_session *s, enum smtp_stage stage, enum local_e
 {
 	s->fail.stage = stage;
 	s->fail.local = local;
+	/* the log's tls= tells the truth: a failure inside a secured session
+	 * (EHLO, AUTH, a transaction) happened over TLS */
+	snprintf(s->fail.tls, sizeof(s->fail.tls), "%s",
+		 s->conn.tls && s->state > SMTP_HANDSHAKE ? net_tls_summary(&s->conn) : "");
 	s->fail.code = r ? r->code : 0;
 	snprintf(s->fail.enhanced, sizeof(s->fail.enhanced), "%s", r ? r->enhanced : "");
 	va_list ap;
