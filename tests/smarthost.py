@@ -109,6 +109,10 @@ Scenarios (--scenario):
                            drops kept connections)
   null-sender-501          "501 Invalid MAIL FROM address provided" to
                            MAIL FROM:<> (Amazon SES); other senders as good
+  send-as                  Microsoft 365's send-as rule (needs --auth): MAIL
+                           FROM and From: must be the AUTH identity, else
+                           550 5.7.60 / 554 5.2.252 SendAsDenied after DATA
+                           (tests/smarthost_policy.py)
   fail-first-N             451 4.3.0 at MAIL for the first N transactions
                            (same as --fail-first N)
   flaky                    nothing by itself: use --flaky (works with any
@@ -136,6 +140,8 @@ import threading
 import time
 import warnings
 
+import smarthost_policy  # provider send-as rules, beside this file
+
 # tls-old needs the deprecated TLS 1.0/1.1 constants on purpose.
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -157,6 +163,7 @@ FIXED_SCENARIOS = {
     "silent-after-starttls", "silent-in-handshake", "talk-before-greeting",
     "multiline-greeting", "slow", "flaky", "close-on-reuse", "null-sender-501",
     "rcpt-mixed-close-at-data"}
+FIXED_SCENARIOS |= smarthost_policy.SCENARIOS
 TLS_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
                 "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -685,6 +692,10 @@ class Session:
                 if size > self.size_limit():
                     self.reply("552 5.3.4 Message size exceeds fixed limit")
                     return
+        refusal = smarthost_policy.at_mail(self.o.scenario, self.auth_user, addr)
+        if refusal:
+            self.reply(refusal)
+            return
         if self.sc("mail-4xx"):
             self.reply("451 4.3.0 Temporary failure at MAIL (scenario)")
             return
@@ -766,10 +777,13 @@ class Session:
         if self.sc("drop-after-eod") or self.fault == "drop":
             self.log("event", "dropped-after-eod", size=len(body))
             raise Closed("scenario")
+        refusal = smarthost_policy.after_data(self.o.scenario, self.auth_user, body)
         if self.sc("eod-4xx"):
             self.reply("451 4.3.0 Try again later (scenario)")
         elif self.sc("eod-5xx"):
             self.reply("554 5.7.1 Message rejected (scenario)")
+        elif refusal:
+            self.reply(refusal)
         elif len(body) > self.size_limit():
             self.reply("552 5.3.4 Message size exceeds fixed limit")
         else:
