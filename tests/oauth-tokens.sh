@@ -71,7 +71,12 @@ grep -q "client_secret_file = \"$T/client-secret\"" "$T/check.out" || fail "chec
 for s in "$OAUTH_SECRET" "$(field access_token)"; do
 	grep -qF "$s" "$T/check.out" && fail "check-config shows a secret"
 done
-ok "--check-config: the oauth2 block, the secret file by name and the token file; no secret"
+mv "$T/client-secret" "$T/client-secret.away"
+if "$SEALPOSTD" -C "$CONF" --check-config > /dev/null 2> "$T/check.err"; then rc=0; else rc=$?; fi
+mv "$T/client-secret.away" "$T/client-secret"
+[ "$rc" = 78 ] && grep -q 'oauth2 client_secret_file' "$T/check.err" ||
+	fail "check-config with a missing client secret file: exit $rc: $(cat "$T/check.err")"
+ok "--check-config: the oauth2 block, the secret file by name and the token file; no secret; a missing secret file is exit 78"
 
 # -- the SMTP side: no token is even fetched for a session that failed
 # TLS verification, or whose server offers no token mechanism

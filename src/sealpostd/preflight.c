@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "preflight.h"
+#include "conf_oauth.h"
 #include "privdrop.h"
 #include "util.h"
 
@@ -132,6 +133,13 @@ static int check_all(const struct sp_config *cfg, char *why, size_t n)
 		char what[160];
 		snprintf(what, sizeof(what), "relay \"%s\": password_file", r->name);
 		rc = check_readable(what, r->password_file, why, n);
+		if (rc == 0 && r->oauth2) { /* read by the token helper, as the same user */
+			snprintf(what, sizeof(what), "relay \"%s\": oauth2 client_secret_file", r->name);
+			rc = check_readable(what, r->oauth2->client_secret_file, why, n);
+			snprintf(what, sizeof(what), "relay \"%s\": oauth2 ca_file", r->name);
+			if (rc == 0)
+				rc = check_readable(what, r->oauth2->ca_file, why, n);
+		}
 	}
 	for (size_t i = 0; i < cfg->npolicies && rc == 0; i++) {
 		const struct sp_tls_policy *p = &cfg->policies[i];
