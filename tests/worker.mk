@@ -26,8 +26,8 @@ tests_unit_worker_enqueue_LDADD = $(COMMON_LIBS)
 
 # Integration: the worker against the test smarthost.
 TESTS += tests/worker-tls.sh tests/worker-smtp.sh tests/worker-postfix.sh tests/worker-daemon.sh \
-	tests/worker-dns.sh
-EXTRA_DIST += tests/worker-lib.sh tests/worker-tls.sh tests/worker-smtp.sh \
+	tests/worker-dns.sh tests/worker-certs.sh
+EXTRA_DIST += tests/worker-lib.sh tests/worker-tls.sh tests/worker-certs.sh tests/mkcerts-corpus.sh tests/worker-smtp.sh \
 	tests/worker-postfix.sh tests/worker-daemon.sh tests/worker-dns.sh
 
 # Queue semantics (issue 4): bounces, retries, failover, the daemon,

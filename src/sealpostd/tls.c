@@ -168,7 +168,10 @@ int tls_handshake(struct tls_conn *t, uint64_t deadline_ms, char *err, size_t er
 		int r = gnutls_handshake(t->session);
 		if (r == 0) {
 			t->handshaken = true;
-			return check_session(t, err, errlen);
+			int rc = check_session(t, err, errlen);
+			if (rc != 0 && tls_resumed(t)) /* say so: no certificate crossed this time */
+				snprintf(err + strlen(err), errlen - strlen(err), " (resumed session)");
+			return rc;
 		}
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 			int w = net_wait(t->fd, gnutls_record_get_direction(t->session) == 1, deadline_ms);
