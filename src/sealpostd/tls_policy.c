@@ -396,9 +396,9 @@ int tls_suite_check(struct tls_conn *t, char *err, size_t errlen)
 
 void tls_offer_summary(const struct tls_conn *t, char *out, size_t n)
 {
-	snprintf(out, n, "%s, %s", t->pol->min_version >= 13 ? "TLS1.3 only" : "TLS1.2 and TLS1.3",
-		 t->prep->strict ? "forward-secret AEAD suites only" : "the suites of priority \"...\"");
-	if (!t->prep->strict)
-		snprintf(out, n, "%s, the suites of priority \"%s\"",
-			 t->pol->min_version >= 13 ? "TLS1.3 only" : "TLS1.2 and TLS1.3", t->pol->priority);
+	const char *versions = t->pol->min_version >= 13 ? "TLS1.3 only" : "TLS1.2 and TLS1.3";
+	if (t->prep->strict)
+		snprintf(out, n, "%s, forward-secret AEAD suites only", versions);
+	else
+		snprintf(out, n, "%s, the suites of priority \"%s\"", versions, t->pol->priority);
 }
