@@ -22,6 +22,8 @@
 #   wildcard       leaf for *.example.test                accepted as mx.example.test,
 #                                                         refused as a.b.example.test
 #   wildcard-tld   leaf for *.test                        refused as mx.test
+#   nul-name       SAN dNSName "localhost\0.evil.test"    refused as localhost
+#                  (certtool only writes it as a raw extension)
 # rsa-ca.pem is the RSA CA of the sha1/md5 leaves; trust.pem holds both CAs
 # (the ca_file of the tests).
 set -eu
@@ -103,6 +105,10 @@ run() {
 	done
 	leaf wildcard "$ec" ca -- 'cn = "*.example.test"' 'dns_name = "*.example.test"' "$server" 'expiration_days = 365'
 	leaf wildcard-tld "$ec" ca -- 'cn = "*.test"' 'dns_name = "*.test"' "$server" 'expiration_days = 365'
+	# SEQUENCE { [2] IA5String "localhost" NUL ".evil.test" }, DER in hex
+	leaf nul-name "$ec" ca -- 'cn = "localhost"' \
+		'add_extension = "2.5.29.17 0x301682146c6f63616c686f7374002e6576696c2e74657374"' "$server" \
+		'expiration_days = 365'
 
 	# what each server sends: the leaf, then its intermediate when there is one
 	for n in good-chain ed25519 sha1-inter v1-inter noca-inter nc-inter expired-inter; do
@@ -110,7 +116,7 @@ run() {
 		case $n in *-inter) _ica=${n%-inter}-ica ;; esac
 		cat "$dir/$n.crt" "$dir/$_ica.crt" > "$dir/$n.pem"
 	done
-	for n in eku-client rsa1024 sha1-leaf md5-leaf wildcard wildcard-tld; do cp "$dir/$n.crt" "$dir/$n.pem"; done
+	for n in eku-client rsa1024 sha1-leaf md5-leaf wildcard wildcard-tld nul-name; do cp "$dir/$n.crt" "$dir/$n.pem"; done
 	cat "$certs/ca.pem" "$dir/rsa-ca.pem" > "$dir/trust.pem"
 	cp "$dir/good-chain.crt" "$dir/no-inter.pem"
 	cp "$dir/good-chain.key" "$dir/no-inter.key"

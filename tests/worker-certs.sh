@@ -101,6 +101,24 @@ wildcard_tld() {
 	refused wildcard-tld 'certificate name mismatch: expected "mx.test", certificate has "*.test"' 'verify_name = "mx.test"'
 }
 
+nul_in_name() {
+	# "localhost\0.evil.test" is neither localhost nor anything else
+	refused nul-name 'certificate name mismatch: expected "localhost", certificate has '
+}
+
+probe_names_refusals() {
+	wcase probe-refusals
+	serve rsa1024
+	policy
+	if "$SEALPOSTD" -C "$CONF" --probe > "$CASE/probe.out" 2>>"$WLOG"; then fail "probe accepted RSA-1024"; fi
+	for want in "key: RSA 1024 bits" "purpose: TLS server" "signature: ECDSA-SHA256" \
+		'REFUSED by the policy: 1024-bit RSA key, security_profile "medium" needs 2048' "result: FAILED"; do
+		grep -qF "$want" "$CASE/probe.out" || fail "probe lacks \"$want\": $(cat "$CASE/probe.out")"
+	done
+	[ "$(delivered_count)" = 0 ] || fail "probe sent mail"
+	no_tls_c2s
+}
+
 # mark: remember where the transcript ends; since_mark FILE: what came after
 mark() { _mark=$(wc -l < "$SMTP_TRANSCRIPT"); }
 since_mark() { tail -n +$((_mark + 1)) "$SMTP_TRANSCRIPT" > "$1"; }
@@ -137,6 +155,56 @@ resumed_verified_again() {
 	[ "$(delivered_count)" = 1 ] || fail "delivered under the refused session"
 }
 
+# resumed_refused NAME REASON: the same verdict on a resumed session. A
+# session with chain NAME is made under verify = "encrypt"; its resumption
+# data (tls_cache.h: a header line naming the key, then GnuTLS's data) is
+# relabelled with the strict policy's key, taken from a session with a
+# good server; the strict policy then resumes it (no certificate crosses)
+# and must refuse the recorded chain for the same reason.
+strict_conf() {
+	wconf "$(relay_conf main "$1" starttls "ca_file = \"$CORPUS/trust.pem\"" 'verify_name = "127.0.0.1"')"
+}
+resumed_refused() {
+	wcase "resumed-$1"
+	_why=$2
+	start_smarthost
+	_good_port=$SMTP_PORT
+	strict_conf "$_good_port"
+	queue_one
+	run_worker
+	wait_delivered 1 5 || fail "good server: $(cat "$WLOG")"
+	_head=$(head -n 1 "$SPOOL/tls-cache/main")
+	serve "$1"
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'verify = "encrypt"')"
+	queue_one
+	run_worker
+	wait_delivered 1 5 || fail "encrypt-only session: $(cat "$WLOG")"
+	{ printf '%s\n' "$_head" | sed "s/:$_good_port:/:$SMTP_PORT:/"; tail -n +2 "$SPOOL/tls-cache/main"; } \
+		> "$CASE/relabelled"
+	cat "$CASE/relabelled" > "$SPOOL/tls-cache/main" # same owner and mode 0600
+	strict_conf "$SMTP_PORT"
+	mark
+	queue_one
+	run_worker
+	since_mark "$CASE/third.jsonl"
+	expect_state bob@example.net deferred "$_why"
+	expect_log "$_why"
+	expect_log "(resumed session)"
+	grep -q '"resumed": true' "$CASE/third.jsonl" || fail "not a resumption: $(cat "$WLOG")"
+	[ -z "$(transcript_tls_c2s "$CASE/third.jsonl")" ] || fail "sent inside the refused resumed session"
+	[ "$(delivered_count)" = 1 ] || fail "delivered under the refused session"
+}
+resumed_eku_client_only() { resumed_refused eku-client 'certificate not valid for TLS server use: certificate 0 "CN=localhost" not for TLS servers'; }
+resumed_rsa_1024() { resumed_refused rsa1024 'certificate 0 "CN=localhost" 1024-bit RSA key, security_profile "medium" needs 2048'; }
+resumed_sha1_leaf() { resumed_refused sha1-leaf 'certificate 0 "CN=localhost" signed with RSA-SHA1'; }
+resumed_md5_leaf() { resumed_refused md5-leaf 'certificate 0 "CN=localhost" signed with RSA-MD5'; }
+resumed_sha1_intermediate() { resumed_refused sha1-inter 'certificate 1 "CN=SHA-1 intermediate" signed with ECDSA-SHA1'; }
+resumed_v1_intermediate() { resumed_refused v1-inter 'an X.509 v1 certificate cannot be a CA'; }
+resumed_intermediate_not_ca() { resumed_refused noca-inter 'certificate 1 "CN=not a CA" issues certificates but is not a CA'; }
+resumed_name_constraints() { resumed_refused nc-inter 'certificate signer constraints violated'; }
+resumed_expired_intermediate() { resumed_refused expired-inter 'certificate 1 "CN=expired intermediate" expired'; }
+resumed_missing_intermediate() { resumed_refused no-inter 'the server sent no intermediate certificate; its issuer "CN=corpus intermediate"'; }
+
 no_resumption_across_policies() {
 	# issue 11: a session made under one ca_file is never resumed under
 	# another, though host, port and relay name are the same
@@ -168,4 +236,7 @@ no_resumption_across_policies() {
 run_cases good_chain ed25519_leaf wildcard_one_label rsa_1024_explicit_low eku_client_only rsa_1024 \
 	rsa_1024_priority_cannot_weaken sha1_leaf md5_leaf sha1_intermediate v1_intermediate intermediate_not_ca \
 	name_constraints expired_intermediate missing_intermediate wildcard_two_labels wildcard_tld \
-	resumed_verified_again no_resumption_across_policies
+	nul_in_name probe_names_refusals resumed_verified_again no_resumption_across_policies \
+	resumed_eku_client_only resumed_rsa_1024 resumed_sha1_leaf resumed_md5_leaf resumed_sha1_intermediate \
+	resumed_v1_intermediate resumed_intermediate_not_ca resumed_name_constraints resumed_expired_intermediate \
+	resumed_missing_intermediate
