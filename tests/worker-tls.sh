@@ -369,6 +369,35 @@ client_certificate() {
 	grep -q '"client_cert": "sealpost-test-client"' "$SMTP_MAILDIR/1.json" || fail "client cert not presented"
 }
 
+secrets_read_before_drop() {
+	# issue 11: sealpostd started as root reads the trust store and the
+	# client key (root's, mode 0600) before it becomes the sealpost user:
+	# a private mount namespace gives this machine such a user
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	command -v unshare >/dev/null 2>&1 || skip "unshare (util-linux) is missing"
+	wcase secrets-before-drop
+	start_smarthost --ca "$CERTS/ca.pem" --require-client-cert
+	_uid=64123
+	{ grep -v '^sealpost:' /etc/passwd; echo "sealpost:x:$_uid:$_uid::/nonexistent:/usr/sbin/nologin"; } > "$CASE/passwd"
+	{ grep -v '^sealpost:' /etc/group; echo "sealpost:x:$_uid:"; } > "$CASE/group"
+	for f in ca.pem client.pem client.key; do install -m 0600 "$CERTS/$f" "$CASE/root-$f"; done
+	wconf "$(relay_conf main "$SMTP_PORT" starttls "ca_file = \"$CASE/root-ca.pem\"" \
+		"client_cert = \"$CASE/root-client.pem\"" "client_key = \"$CASE/root-client.key\"")"
+	queue_one
+	chown -R "$_uid:$_uid" "$SPOOL"
+	chmod o+x "$T_ROOT" "$CASE"
+	if unshare --mount --propagation private sh -c \
+		'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && exec "$3" -C "$4" --once' sh \
+		"$CASE/passwd" "$CASE/group" "$SEALPOSTD" "$CONF" 2>>"$WLOG"; then WSTATUS=0; else WSTATUS=$?; fi
+	grep -q '^mount:\|^unshare:' "$WLOG" && skip "no private /etc/passwd here: $(cat "$WLOG")"
+	[ "$WSTATUS" = 0 ] || fail "exit $WSTATUS; log: $(cat "$WLOG")"
+	expect_state bob@example.net gone
+	wait_delivered 1 5 || fail "not delivered: $(cat "$WLOG")"
+	grep -q '"client_cert": "sealpost-test-client"' "$SMTP_MAILDIR/1.json" || fail "client cert not presented"
+	# it ran as that user: the resumption data it wrote is the user's
+	[ "$(stat -c %u "$SPOOL/tls-cache")" = "$_uid" ] || fail "the worker did not run as uid $_uid"
+}
+
 close_after_starttls_220() {
 	wcase close-after-220
 	start_smarthost --scenario close-after-starttls-220
@@ -437,5 +466,6 @@ run_cases good_starttls good_implicit ipv6_loopback ip_literal_name no_starttls 
 	starttls_bogus inject_after_220 caps_after_tls auth_before_tls_only auth_login_and_secret_hygiene \
 	auth_wrong_password password_command cert_selfsigned cert_expired cert_notyet cert_wrongname \
 	cert_untrusted cert_expired_implicit pin_accepted pin_rejected encrypt_only tls_old min_tls13 \
-	tls12_allowed cbc_only_server client_cert_required priority_allowlist custom_priority_cannot_enable_old bad_priority trust_store_unusable client_certificate \
+	tls12_allowed cbc_only_server client_cert_required priority_allowlist custom_priority_cannot_enable_old \
+	bad_priority trust_store_unusable client_certificate secrets_read_before_drop \
 	close_after_starttls_220 silent_after_starttls silent_in_handshake session_resumption probe_reports
