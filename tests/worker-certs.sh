@@ -233,10 +233,34 @@ no_resumption_across_policies() {
 	wait_delivered 2 5 || fail "third run did not deliver"
 }
 
+no_resumption_across_identities() {
+	# issue 11: two relays on one host:port under one policy but with
+	# different AUTH users never share a session, even in one process
+	wcase identity-key
+	start_smarthost --auth alice:s3cret-password
+	echo "s3cret-password" > "$CASE/pw"
+	wconf "$(relay_conf a "$SMTP_PORT" starttls 'username = "alice"' "password_file = \"$CASE/pw\"" \
+		'senders = {"alice@example.org"}')" \
+		"$(RELAY_POLICY=no relay_conf c "$SMTP_PORT" starttls 'username = "carol"' "password_file = \"$CASE/pw\"" \
+		'senders = {"carol@example.org"}')"
+	default_message | enqueue alice@example.org bob@example.net >/dev/null
+	default_message | enqueue carol@example.org dave@example.net >/dev/null
+	run_worker
+	[ "$(grep -c 'tls-established' "$SMTP_TRANSCRIPT")" -ge 2 ] || fail "two sessions expected"
+	! grep -q '"resumed": true' "$SMTP_TRANSCRIPT" || fail "a session was shared across AUTH users"
+	wait_delivered 1 5 || fail "alice's message not delivered: $(cat "$WLOG")"
+	# the same user again: resumes (so the test can fail)
+	mark
+	default_message | enqueue alice@example.org bob@example.net >/dev/null
+	run_worker
+	since_mark "$CASE/again.jsonl"
+	grep -q '"resumed": true' "$CASE/again.jsonl" || fail "alice's session did not resume: $(cat "$WLOG")"
+}
+
 run_cases good_chain ed25519_leaf wildcard_one_label rsa_1024_explicit_low eku_client_only rsa_1024 \
 	rsa_1024_priority_cannot_weaken sha1_leaf md5_leaf sha1_intermediate v1_intermediate intermediate_not_ca \
 	name_constraints expired_intermediate missing_intermediate wildcard_two_labels wildcard_tld \
 	nul_in_name probe_names_refusals resumed_verified_again no_resumption_across_policies \
 	resumed_eku_client_only resumed_rsa_1024 resumed_sha1_leaf resumed_md5_leaf resumed_sha1_intermediate \
 	resumed_v1_intermediate resumed_intermediate_not_ca resumed_name_constraints resumed_expired_intermediate \
-	resumed_missing_intermediate
+	resumed_missing_intermediate no_resumption_across_identities
