@@ -66,7 +66,14 @@ accepted() {
 good_chain() { accepted good-chain; }
 ed25519_leaf() { accepted ed25519; }
 wildcard_one_label() { accepted wildcard 'verify_name = "mx.example.test"'; }
-rsa_1024_explicit_low() { accepted rsa1024 'security_profile = "low"'; expect_log 'security_profile = "low" accepts'; }
+rsa_1024_explicit_low() {
+	# only the policy's own key weakens the profile, and it is warned about
+	accepted rsa1024 'security_profile = "low"'
+	expect_log 'tls_policy "127.0.0.1": security_profile = "low" accepts certificates and keys weaker than the default "medium"'
+	"$SEALPOSTD" -C "$CONF" --check-config >/dev/null 2>"$CASE/check.err" || fail "check-config: $(cat "$CASE/check.err")"
+	grep -qF 'warning: tls_policy "127.0.0.1": security_profile = "low" accepts' "$CASE/check.err" ||
+		fail "no --check-config warning: $(cat "$CASE/check.err")"
+}
 
 eku_client_only() {
 	refused eku-client 'certificate not valid for TLS server use: certificate 0 "CN=localhost" not for TLS servers (extended key usage: TLS client)'

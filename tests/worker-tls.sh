@@ -291,7 +291,19 @@ client_cert_required() {
 	check_deferred "the server requires a client certificate and none is configured (set client_cert and client_key in the tls_policy)"
 	# the alert is named when it is read before the server's close (a
 	# loaded machine may see the reset first: then the hint stands alone)
-	grep -qF "server sent alert: Certificate is required" "$WLOG" || expect_log "connection closed by server"
+	grep -qF "server sent alert: Certificate is required" "$WLOG" || grep -q "connection closed by server\|connection lost" "$WLOG" ||
+		fail "neither the alert nor the close: $(cat "$WLOG")"
+}
+
+client_cert_other_ca() {
+	# the server accepts client certificates from another CA only: the
+	# log names ours and its issuer
+	wcase client-cert-other-ca
+	start_smarthost --ca "$CERTS/other-ca.pem" --require-client-cert
+	wconf "$(relay_conf main "$SMTP_PORT" starttls "client_cert = \"$CERTS/client.pem\"" \
+		"client_key = \"$CERTS/client.key\"")"
+	queue_one
+	check_deferred 'the server refused our client certificate (issued by "CN=sealpost test CA,O=sealpost tests": does the server trust that CA?)'
 }
 
 priority_allowlist() {
@@ -466,6 +478,6 @@ run_cases good_starttls good_implicit ipv6_loopback ip_literal_name no_starttls 
 	starttls_bogus inject_after_220 caps_after_tls auth_before_tls_only auth_login_and_secret_hygiene \
 	auth_wrong_password password_command cert_selfsigned cert_expired cert_notyet cert_wrongname \
 	cert_untrusted cert_expired_implicit pin_accepted pin_rejected encrypt_only tls_old min_tls13 \
-	tls12_allowed cbc_only_server client_cert_required priority_allowlist custom_priority_cannot_enable_old \
+	tls12_allowed cbc_only_server client_cert_required client_cert_other_ca priority_allowlist custom_priority_cannot_enable_old \
 	bad_priority trust_store_unusable client_certificate secrets_read_before_drop \
 	close_after_starttls_220 silent_after_starttls silent_in_handshake session_resumption probe_reports

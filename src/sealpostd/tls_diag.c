@@ -15,18 +15,37 @@
 #include <string.h>
 
 /* The server asked for a client certificate (CertificateRequest) and the
- * policy has none, or the server's alert is about ours. NULL when not. */
-static const char *client_cert_hint(struct tls_conn *t, int alert)
+ * policy has none, or ours was not sent (GnuTLS sends it only when its
+ * issuer is among the CAs the server names) or refused. alert: the
+ * server's, or -1 when it closed without one. NULL when none applies. */
+static const char *client_cert_hint(struct tls_conn *t, int alert, char *buf, size_t n)
 {
 	bool requested = gnutls_certificate_client_get_request_status(t->session) != 0;
+	bool cert_alert = alert == -1 || alert == GNUTLS_A_CERTIFICATE_REQUIRED || alert == GNUTLS_A_BAD_CERTIFICATE ||
+			  alert == GNUTLS_A_UNKNOWN_CA || alert == GNUTLS_A_UNSUPPORTED_CERTIFICATE ||
+			  alert == GNUTLS_A_CERTIFICATE_UNKNOWN || alert == GNUTLS_A_ACCESS_DENIED ||
+			  alert == GNUTLS_A_HANDSHAKE_FAILURE;
 	if (!t->prep->client_cert && (requested || alert == GNUTLS_A_CERTIFICATE_REQUIRED))
 		return "the server requires a client certificate and none is configured "
 		       "(set client_cert and client_key in the tls_policy)";
-	if (t->prep->client_cert && requested &&
-	    (alert == GNUTLS_A_CERTIFICATE_REQUIRED || alert == GNUTLS_A_BAD_CERTIFICATE ||
-	     alert == GNUTLS_A_UNKNOWN_CA || alert == GNUTLS_A_UNSUPPORTED_CERTIFICATE ||
-	     alert == GNUTLS_A_CERTIFICATE_UNKNOWN || alert == GNUTLS_A_ACCESS_DENIED))
-		return "the server refused our client certificate (its accepted CA list may not include our issuer)";
+	if (t->prep->client_cert && requested && cert_alert) {
+		const gnutls_datum_t *ours = gnutls_certificate_get_ours(t->session);
+		if (!ours)
+			return "our client certificate was not sent: its issuer is not among the CAs the server "
+			       "accepts";
+		gnutls_x509_crt_t crt;
+		gnutls_datum_t dn = { NULL, 0 };
+		if (gnutls_x509_crt_init(&crt) >= 0) {
+			if (gnutls_x509_crt_import(crt, ours, GNUTLS_X509_FMT_DER) < 0 ||
+			    gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) < 0)
+				dn.data = NULL;
+			gnutls_x509_crt_deinit(crt);
+		}
+		snprintf(buf, n, "the server refused our client certificate (issued by \"%s\": does the server "
+			 "trust that CA?)", dn.data ? (const char *)dn.data : "?");
+		gnutls_free(dn.data);
+		return buf;
+	}
 	return NULL;
 }
 
@@ -36,7 +55,8 @@ static int handshake_alert(struct tls_conn *t, char *err, size_t errlen)
 	const char *name = gnutls_alert_get_name((gnutls_alert_description_t)alert);
 	char offer[300];
 	tls_offer_summary(t, offer, sizeof(offer));
-	const char *hint = client_cert_hint(t, alert);
+	char hintbuf[400];
+	const char *hint = client_cert_hint(t, alert, hintbuf, sizeof(hintbuf));
 	if (hint) {
 		set_err(err, errlen, "TLS handshake failed: %s (server sent alert: %s)", hint, name ? name : "?");
 	} else if (alert == GNUTLS_A_PROTOCOL_VERSION && t->pol->min_version >= 13) {
@@ -66,20 +86,23 @@ int tls_diag_error(struct tls_conn *t, int r, const char *during, char *err, siz
 			return handshake_alert(t, err, errlen);
 		int alert = (int)gnutls_alert_get(t->session);
 		const char *name = gnutls_alert_get_name((gnutls_alert_description_t)alert);
-		const char *hint = client_cert_hint(t, alert);
+		char hintbuf[400];
+		const char *hint = client_cert_hint(t, alert, hintbuf, sizeof(hintbuf));
 		set_err(err, errlen, "TLS %s error: server sent alert: %s%s%s", during, name ? name : "?",
 			hint ? ": " : "", hint ? hint : "");
 		return LOCAL_TLS;
 	}
 	if (r == GNUTLS_E_PREMATURE_TERMINATION || r == GNUTLS_E_PULL_ERROR || r == GNUTLS_E_PUSH_ERROR) {
-		const char *hint = client_cert_hint(t, -1);
+		char hintbuf[400];
+		const char *hint = client_cert_hint(t, -1, hintbuf, sizeof(hintbuf));
 		if (handshake)
 			set_err(err, errlen, "connection closed during TLS handshake%s%s", hint ? ": " : "", hint ? hint : "");
 		else if (r == GNUTLS_E_PREMATURE_TERMINATION)
 			set_err(err, errlen, "connection closed by server (no TLS close_notify)%s%s", hint ? ": " : "",
 				hint ? hint : "");
 		else
-			set_err(err, errlen, "connection lost (network error under TLS)");
+			set_err(err, errlen, "connection lost (network error under TLS)%s%s", hint ? ": " : "",
+				hint ? hint : "");
 		return handshake ? LOCAL_TLS : LOCAL_CONNECT;
 	}
 	if (handshake && (r == GNUTLS_E_UNSUPPORTED_VERSION_PACKET || r == GNUTLS_E_NO_CIPHER_SUITES ||
