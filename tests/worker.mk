@@ -1,8 +1,10 @@
 # Relay worker: unit tests (reply parser, outcome classifier and helpers)
 # and integration tests against the test smarthost and a real Postfix.
 WORKER_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/sealpostd $(GNUTLS_CFLAGS)
-check_PROGRAMS += tests/unit/test_reply tests/unit/test_outcome tests/unit/test_scram tests/unit/test_dsn
-TESTS += tests/unit/test_reply tests/unit/test_outcome tests/unit/test_scram tests/unit/test_dsn
+check_PROGRAMS += tests/unit/test_reply tests/unit/test_outcome tests/unit/test_scram tests/unit/test_dsn \
+	tests/unit/test_tls_policy
+TESTS += tests/unit/test_reply tests/unit/test_outcome tests/unit/test_scram tests/unit/test_dsn \
+	tests/unit/test_tls_policy
 tests_unit_test_reply_SOURCES = tests/unit/test_reply.c
 tests_unit_test_reply_CPPFLAGS = $(WORKER_UNIT_CPPFLAGS)
 tests_unit_test_reply_LDADD = $(WORKER_LIBS)
@@ -12,6 +14,9 @@ tests_unit_test_outcome_LDADD = $(WORKER_LIBS)
 tests_unit_test_scram_SOURCES = tests/unit/test_scram.c
 tests_unit_test_scram_CPPFLAGS = $(WORKER_UNIT_CPPFLAGS)
 tests_unit_test_scram_LDADD = $(WORKER_LIBS)
+tests_unit_test_tls_policy_SOURCES = tests/unit/test_tls_policy.c
+tests_unit_test_tls_policy_CPPFLAGS = $(WORKER_UNIT_CPPFLAGS)
+tests_unit_test_tls_policy_LDADD = $(WORKER_LIBS)
 tests_unit_test_dsn_SOURCES = tests/unit/test_dsn.c
 tests_unit_test_dsn_CPPFLAGS = $(WORKER_UNIT_CPPFLAGS)
 tests_unit_test_dsn_LDADD = $(WORKER_LIBS)

@@ -1,9 +1,11 @@
 /*
- * tls.h - the TLS client, the only module that talks to GnuTLS. Opens a
+ * tls.h - the TLS client: the worker's only door to GnuTLS (tls.c,
+ * tls_policy.c, tls_verify.c and tls_diag.c are behind it). Opens a
  * session on a connected non-blocking socket under a per-host policy
- * (conf.h: verify ca/pin/encrypt, min_version, priority, client cert),
- * verifies the peer, and offers record I/O, peer facts for logs and
- * --probe, and session resumption. Trusts the policy; the peer is hostile.
+ * (conf.h: verify ca/pin/encrypt, min_version, priority,
+ * security_profile, client cert), verifies the peer for TLS-server use,
+ * and offers record I/O, peer facts for logs and --probe, and session
+ * resumption. Trusts the policy; the peer is hostile.
  */
 #ifndef SEALPOSTD_TLS_H
 #define SEALPOSTD_TLS_H
