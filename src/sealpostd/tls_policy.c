@@ -381,6 +381,11 @@ int tls_suite_check(struct tls_conn *t, char *err, size_t errlen)
 		set_err(err, errlen, "TLS version too old: %s", name ? name : "unknown");
 		return LOCAL_TLS;
 	}
+	/* X.509 only: a raw public key (+CTYPE-SRV-RAWPK) has no chain or name */
+	if (gnutls_certificate_type_get2(t->session, GNUTLS_CTYPE_SERVER) != GNUTLS_CRT_X509) {
+		set_err(err, errlen, "the server authenticated with something other than an X.509 certificate");
+		return LOCAL_TLS;
+	}
 	gnutls_cipher_algorithm_t cipher = gnutls_cipher_get(t->session);
 	gnutls_mac_algorithm_t mac = gnutls_mac_get(t->session);
 	/* TLS 1.3 names no key exchange in its suites (and a resumption
