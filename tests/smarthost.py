@@ -108,6 +108,10 @@ Scenarios (--scenario):
                            drops kept connections)
   fail-first-N             451 4.3.0 at MAIL for the first N transactions
                            (same as --fail-first N)
+  throttle-*, quota-*, rcpt-limit*
+                           providers' throttling, quota and recipient-limit
+                           replies: tests/smarthost_throttle.py (with
+                           [--throttle-count N] [--rcpt-limit N])
   flaky                    nothing by itself: use --flaky (works with any
                            scenario): per transaction, "tempfail" = 451 at
                            MAIL, "drop" = close after the final dot with no
@@ -133,6 +137,8 @@ import threading
 import time
 import warnings
 
+import smarthost_throttle as throttle
+
 # tls-old needs the deprecated TLS 1.0/1.1 constants on purpose.
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -152,7 +158,7 @@ FIXED_SCENARIOS = {
     "rcpt-4xx", "rcpt-5xx", "data-4xx", "data-5xx", "eod-4xx", "eod-5xx",
     "rcpt-mixed", "drop-mid-data", "drop-after-eod", "silent-before-greeting",
     "silent-after-starttls", "silent-in-handshake", "talk-before-greeting",
-    "multiline-greeting", "slow", "flaky", "close-on-reuse"}
+    "multiline-greeting", "slow", "flaky", "close-on-reuse"} | set(throttle.SCENARIOS)
 TLS_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
                 "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -453,6 +459,10 @@ class Session:
             return False
         return not (self.tls and self.sc("auth-before-tls-only"))
 
+    def throttled(self, stage):
+        """A smarthost_throttle scenario's reply at this stage: True if sent."""
+        return throttle.intercept(self, stage, Closed)
+
     def multi(self, first, last):
         if self.sc("multiline-greeting"):
             return (first.replace(" ", "-", 1), last)
@@ -471,7 +481,9 @@ class Session:
             self.reply("250 early")
             self.flush()
             time.sleep(0.1)
-        if self.sc("multiline-greeting"):
+        if self.throttled("greeting"):
+            pass
+        elif self.sc("multiline-greeting"):
             self.reply("220-first", "220-second", "220 last")
         else:
             self.reply("220 %s ESMTP sealpost test smarthost" % o.hostname)
@@ -687,6 +699,8 @@ class Session:
         if self.sc("mail-5xx"):
             self.reply("550 5.7.1 Sender rejected (scenario)")
             return
+        if self.throttled("mail"):
+            return
         fault = self.srv.next_transaction()
         if fault == "tempfail":
             self.reply("451 4.3.0 Try again later (test fault)")
@@ -724,6 +738,8 @@ class Session:
         if self.sc("rcpt-5xx") or (self.sc("rcpt-mixed") and self.rcpts):
             self.reply("550 5.1.1 No such user (scenario)")
             return
+        if self.throttled("rcpt"):
+            return
         self.rcpts.append(addr)
         self.rcpt_params[addr] = params
         self.reply(*self.multi("250 2.1.5 Recipient ok, go on",
@@ -744,6 +760,8 @@ class Session:
         if self.sc("data-5xx"):
             self.reply("554 5.3.0 Not accepting data (scenario)")
             return
+        if self.throttled("data"):
+            return
         self.reply("354 End data with <CR><LF>.<CR><LF>")
         body, flags = self.read_data()
         for f in sorted(flags):
@@ -762,6 +780,8 @@ class Session:
             self.reply("554 5.7.1 Message rejected (scenario)")
         elif len(body) > self.size_limit():
             self.reply("552 5.3.4 Message size exceeds fixed limit")
+        elif self.throttled("eod"):
+            pass
         else:
             meta = {"mail_from": self.mail_from,
                     "mail_params": self.mail_params,
@@ -899,6 +919,7 @@ def parse_args(argv):
     p.add_argument("--accept-cleartext", action="store_true")
     p.add_argument("--hostname", default="smarthost.test")
     p.add_argument("--pid-file")
+    throttle.add_args(p)
     o = p.parse_args(argv)
     o.no_ext = {e.upper() for e in o.no_ext}
     # TLS 1.0/1.1 need the old ciphers and security level 0 to be served.

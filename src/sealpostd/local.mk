@@ -14,6 +14,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \
+	src/sealpostd/relay_gate.c src/sealpostd/relay_gate.h \
 	src/sealpostd/deliver.c src/sealpostd/deliver.h \
 	src/sealpostd/dsn.c src/sealpostd/dsn.h \
 	src/sealpostd/bounce.c src/sealpostd/bounce.h \
