@@ -26,8 +26,10 @@ tests_unit_worker_enqueue_LDADD = $(COMMON_LIBS)
 
 # Integration: the worker against the test smarthost.
 TESTS += tests/worker-tls.sh tests/worker-smtp.sh tests/worker-postfix.sh tests/worker-daemon.sh \
+	tests/worker-postfix-limits.sh \
 	tests/worker-dns.sh
 EXTRA_DIST += tests/worker-lib.sh tests/worker-tls.sh tests/worker-smtp.sh \
+	tests/worker-postfix-limits.sh \
 	tests/worker-postfix.sh tests/worker-daemon.sh tests/worker-dns.sh
 
 # Queue semantics (issue 4): bounces, retries, failover, the daemon,
