@@ -408,6 +408,8 @@ int relay_gate_connection(const struct sp_config *cfg, const struct sp_relay *r,
 	unsigned n = r->limits.connections;
 	if (!n)
 		return RELAY_GATE_UNLIMITED;
+	if (n > 64)
+		n = 64; /* conf_limits.c allows at most 64 */
 	if (ensure_dir(cfg) < 0)
 		return RELAY_GATE_UNLIMITED; /* cannot share it: do not stop the mail */
 	/* watch first: a slot closed between our try and the wait wakes us */
