@@ -266,9 +266,11 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 	char why[400];
 	time_t until = relay_gate_backoff_until(cfg, link->relay, why, sizeof(why));
 	if (until > j->now) {
+		char when[32];
+		format_rfc3339(until, when);
 		gate_note(j, until);
-		set_gate_failure(last, "relay %s is throttled (backing off until %ld): %s", link->relay->name,
-				 (long)until, why);
+		set_gate_failure(last, "relay %s is throttled (backing off until %s): %s", link->relay->name, when,
+				 why);
 		return ntodo;
 	}
 	size_t *batch = xcalloc(ntodo, sizeof(size_t));
