@@ -59,6 +59,7 @@ struct job {
 	bool tried;               /* some relay was asked (connection or transaction) */
 	bool other_failure;       /* some relay failed for another reason */
 	char gate_status[16];     /* status of the last throttling reply */
+	char last_tls[128];       /* the TLS of the last session used, for the log */
 };
 
 static double wall_now(void)
@@ -283,6 +284,7 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 		snprintf(last_label, labellen, "%s", link->label);
 		if (!s) {
 			*last = link->down_why;
+			j->last_tls[0] = '\0';
 			char st[16];
 			const struct throttle_rule *rule = NULL;
 			outcome_classify_reply(last->stage, last->code, last->enhanced, last->reason, last->local, st,
@@ -301,9 +303,8 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 		if (!take_message(j, link, &token, last))
 			break; /* the window is full for long: not an attempt */
 		j->tried = true;
-		char tls[128];
-		snprintf(tls, sizeof(tls), "%s", net_tls_summary(&s->conn));
-		struct origin from = { .label = link->label, .host = link->relay->host, .tls = tls,
+		snprintf(j->last_tls, sizeof(j->last_tls), "%s", net_tls_summary(&s->conn));
+		struct origin from = { .label = link->label, .host = link->relay->host, .tls = j->last_tls,
 				       .server_dsn = s->caps.dsn };
 		struct smtp_rcpt_result *res = xcalloc(nbatch, sizeof(*res));
 		bool eod_sent = false;
@@ -408,7 +409,8 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 		} else {
 			char st[16];
 			outcome_classify(last.stage, last.code, last.enhanced, last.local, st);
-			struct origin from = { .label = last_label, .host = last_relay };
+			struct origin from = { .label = last_label, .host = last_relay,
+					       .tls = j.last_tls[0] ? j.last_tls : NULL };
 			finalize(&j, todo[k], OUTCOME_TEMPORARY, j.gate_status[0] ? j.gate_status : st,
 				 last.reason[0] ? last.reason : "delivery failed", &from);
 			/* a throttled relay is tried again when it opens, not before */
