@@ -57,8 +57,16 @@ queued_messages() { ls "$SPOOL/queue" | grep -c '\.env$' || true; }
 # every message, the episode is logged once and ends with the delivery
 throttle_case() {
 	wcase "$1"
-	start_smarthost --scenario "$1"
-	WRETRY_MIN=1m wconf "$(relay_conf main "$SMTP_PORT")"
+	if [ -n "${WITH_AUTH:-}" ]; then
+		start_smarthost --scenario "$1" --auth "app:secret"
+		printf 'secret\n' > "$CASE/pw"
+		chmod 600 "$CASE/pw"
+		WRETRY_MIN=1m wconf "$(relay_conf main "$SMTP_PORT" starttls 'username = "app"' \
+			"password_file = \"$CASE/pw\"")"
+	else
+		start_smarthost --scenario "$1"
+		WRETRY_MIN=1m wconf "$(relay_conf main "$SMTP_PORT")"
+	fi
 	default_message | enqueue "$A" "$B" >/dev/null
 	_start=$(date +%s)
 	run_worker
@@ -100,6 +108,7 @@ throttle_case() {
 
 google_421_greeting() { throttle_case throttle-421-greeting "421 4.7.0 Try again later, closing connection."; }
 google_421_mail() { throttle_case throttle-421-mail "421 4.7.0 Try again later"; }
+google_421_auth() { WITH_AUTH=1 throttle_case throttle-421-auth "421 4.7.0 Try again later"; }
 m365_432() { throttle_case throttle-432-m365 "432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded"; }
 ses_454_rate() { throttle_case throttle-454-ses "454 Throttling failure: Maximum sending rate exceeded"; }
 ses_454_quota() { throttle_case throttle-454-ses-quota "454 Throttling failure: Daily message quota exceeded"; }
@@ -227,6 +236,6 @@ rcpt_limit_none_accepted() {
 	[ "$(queued_messages)" = 1 ] || fail "a notification was queued"
 }
 
-run_cases google_421_greeting google_421_mail m365_432 ses_454_rate ses_454_quota rate_451 \
+run_cases google_421_greeting google_421_mail google_421_auth m365_432 ses_454_rate ses_454_quota rate_451 \
 	google_550_quota m365_554_quota backoff_doubles failover_meanwhile daemon_sleeps_until_backoff_ends \
 	rcpt_limit_rfc rcpt_limit_google rcpt_limit_none_accepted

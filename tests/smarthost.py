@@ -579,6 +579,8 @@ class Session:
         parts = arg.split()
         mech = parts[0].upper() if parts else ""
         self.log("event", "auth-attempt " + mech)
+        if self.throttled("auth"):
+            return
         if self.auth_user:
             self.reply("503 5.5.1 Already authenticated")
             return

@@ -10,6 +10,7 @@ documented ones (sources in src/sealpostd/outcome.c's table):
   throttle-421-greeting  greeting "421 4.7.0 Try again later, closing
                          connection." (Google), then close
   throttle-421-mail      the same reply to MAIL, then close
+  throttle-421-auth      the same reply to AUTH, then close (use --auth)
   throttle-432-m365      end of data: "432 4.3.2 STOREDRV.ClientSubmit;
                          sender thread limit exceeded" (Microsoft 365)
   throttle-454-ses       DATA: "454 Throttling failure: Maximum sending
@@ -46,6 +47,7 @@ GOOGLE_421 = "421 4.7.0 Try again later, closing connection."
 SCENARIOS = {
     "throttle-421-greeting": ("greeting", GOOGLE_421, True),
     "throttle-421-mail": ("mail", GOOGLE_421, True),
+    "throttle-421-auth": ("auth", GOOGLE_421, True),
     "throttle-432-m365": (
         "eod", "432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded", False),
     "throttle-454-ses": (

@@ -285,10 +285,13 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 		if (!s) {
 			*last = link->down_why;
 			j->last_tls[0] = '\0';
+			/* a reply refused the session (greeting, EHLO, AUTH...):
+			 * a throttle there slows the relay down too */
 			char st[16];
 			const struct throttle_rule *rule = NULL;
-			outcome_classify_reply(last->stage, last->code, last->enhanced, last->reason, last->local, st,
-					       &rule);
+			if (last->code)
+				outcome_classify_reply(last->stage, last->code, last->enhanced, last->reason, LOCAL_NONE,
+						       st, &rule);
 			if (rule)
 				throttled(j, link, rule, link->down_why.reason, st, last, link->down_why.code);
 			else if (link->busy)
