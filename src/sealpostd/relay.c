@@ -86,6 +86,13 @@ static void link_closed(struct relay_link *l)
 	relay_gate_release(&l->slot);
 }
 
+void relay_pool_release_slots(struct relay_pool *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->links[i].slot >= 0)
+			link_closed(&p->links[i]);
+}
+
 /* A limits.connections slot for link i: at once, or after closing our
  * other sessions (idle: we are between transactions) and waiting. */
 static bool take_slot(struct relay_pool *p, size_t i, const char *id)

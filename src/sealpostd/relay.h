@@ -66,6 +66,11 @@ void relay_pool_new_run(struct relay_pool *p);
  */
 struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *id);
 
+/* The end of a daemon worker's batch: sessions that hold a
+ * limits.connections slot are closed (QUIT), so that a worker waiting for
+ * the slot need not wait for this one's idle timeout. Others stay open. */
+void relay_pool_release_slots(struct relay_pool *p);
+
 /* After a transaction: a lost session is forgotten. Lost before the end of
  * data on a new connection, the relay is marked down for the rest of the
  * run; on a reused one (an earlier transaction on it: the server may close
