@@ -224,7 +224,7 @@ time_t relay_gate_throttled(const struct sp_config *cfg, const struct sp_relay *
 		char d[16];
 		conf_format_duration(wait, d);
 		log_msg(LOG_WARNING, "relay %s %s: throttled (%s): %s; the relay backs off for %s, its messages "
-			"stay queued (deferred, not bounced) and go to the next relay meanwhile", r->name, label,
+			"stay queued (deferred, not bounced) and go to the next relay meanwhile, if any", r->name, label,
 			what, reply, d);
 	}
 	return (time_t)b.until;
