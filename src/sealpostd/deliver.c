@@ -207,7 +207,8 @@ static void gate_note(struct job *j, time_t t)
 		j->gate_until = t;
 }
 
-static void set_gate_failure(struct smtp_failure *last, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_gate_failure(struct smtp_failure *last, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void set_gate_failure(struct smtp_failure *last, const char *fmt, ...)
 {
 	memset(last, 0, sizeof(*last));
@@ -220,8 +221,8 @@ static void set_gate_failure(struct smtp_failure *last, const char *fmt, ...)
 }
 
 /* The relay throttled us (reply in reason): back off, note the gate. */
-static void throttled(struct job *j, struct relay_link *link, const struct throttle_rule *rule, const char *reason,
-		      const char *status, struct smtp_failure *last, int code)
+static void throttled(struct job *j, struct relay_link *link, const struct throttle_rule *rule,
+		      const char *reason, const char *status, struct smtp_failure *last, int code)
 {
 	time_t until = relay_gate_throttled(j->pool->cfg, link->relay, link->label, rule->what, reason);
 	gate_note(j, until);
