@@ -39,6 +39,7 @@ struct sp_relay {
 		unsigned messages;    /* messages per period ... */
 		unsigned period;      /* ... of this many seconds */
 	} limits;
+	char *from_rewrite;     /* NULL: off; else envelope sender and From: for this relay */
 };
 
 struct sp_tls_policy {
@@ -64,6 +65,7 @@ struct sp_config {
 	char *aliases_file;     /* NULL: none */
 	uint64_t max_message_size;
 	char *sender_rewrite;   /* NULL: off */
+	char *bounce_sender;    /* DSN sender where a relay refuses <>; NULL: MAILER-DAEMON@domain */
 	struct sp_alias *aliases;
 	size_t naliases;
 	struct sp_relay *relays;

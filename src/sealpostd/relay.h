@@ -38,6 +38,9 @@ struct relay_link {
 	uint64_t opened_ms;         /* when the open session was connected */
 	int slot;                   /* limits.connections slot held (relay_gate.h); -1 none */
 	bool busy;                  /* down because every slot stayed in use */
+	bool refuses_null_sender;   /* refused MAIL FROM:<> for a notification:
+				     * notifications go from bounce_sender
+				     * (learnt once per process, deliver.c) */
 };
 
 struct relay_pool {
