@@ -32,6 +32,13 @@
 #       With PF_SASL_DOVECOT=SOCKET in the environment, SMTP AUTH goes to
 #       that Dovecot auth socket instead of Cyrus (the OAuth tests' private
 #       Dovecot, tests/oauth-lib.sh); PF_USER/PF_PASS are then unused.
+#       PF_MAIN_EXTRA (environment, optional): more main.cf lines, appended
+#       last, one setting per line, e.g. the limits a provider enforces:
+#         PF_MAIN_EXTRA="smtpd_client_connection_count_limit = 2
+#         smtpd_client_event_limit_exceptions =
+#         smtpd_recipient_limit = 3"
+#       (loopback is in mynetworks, which the event limits exempt unless
+#       smtpd_client_event_limit_exceptions is emptied).
 #   postfix-harness.sh stop DIR
 #       Stops the instance (bounded wait, then SIGKILL) and leaves DIR.
 #   postfix-harness.sh wait DIR N [SECONDS]
@@ -205,6 +212,7 @@ EOF
 	if [ -n "${PF_SASL_DOVECOT:-}" ]; then
 		printf 'smtpd_sasl_type = dovecot\nsmtpd_sasl_path = %s\n' "$PF_SASL_DOVECOT" >> "$conf/main.cf"
 	fi
+	[ -z "${PF_MAIN_EXTRA:-}" ] || printf '%s\n' "$PF_MAIN_EXTRA" >> "$conf/main.cf"
 }
 
 # write_master_cf SUBMISSION-PORT SMTPS-PORT

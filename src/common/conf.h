@@ -37,6 +37,11 @@ struct sp_relay {
 	char **senders;         /* envelope sender patterns; nsenders == 0: any */
 	size_t nsenders;
 	struct sp_oauth2 *oauth2; /* NULL: no oauth2 block (conf_oauth.h) */
+	struct sp_limits {      /* limits { } (conf_limits.c); 0: not set */
+		unsigned connections; /* sessions at once, over all workers */
+		unsigned messages;    /* messages per period ... */
+		unsigned period;      /* ... of this many seconds */
+	} limits;
 	char *from_rewrite;     /* NULL: off; else envelope sender and From: for this relay */
 };
 

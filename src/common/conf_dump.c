@@ -156,6 +156,7 @@ static void dump_relay(FILE *out, const struct sp_config *cfg, const struct sp_r
 		fputs("  # senders: any envelope sender\n", out);
 	conf_oauth_dump(cfg, r, out);
 	put_str(out, "  ", "from_rewrite", r->from_rewrite, "off");
+	conf_limits_dump(out, cfg, r);
 	dump_effective_policy(out, cfg, r);
 	fputs("}\n", out);
 }

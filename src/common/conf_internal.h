@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct buf;
 
@@ -56,10 +57,6 @@ int conf_line_of(const cfg_t *sec, const char *key);
 int conf_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result);
 /* The name of that hidden option (a name no config can spell). */
 #define CONF_SECTION_HOOK "\001open"
-/* The same record for an untitled section nested in a titled one (a
- * relay's oauth2): it belongs to the latest open parent_kind section,
- * whose title it takes; a second one in the same parent is refused. */
-void conf_subsection_opened(cfg_t *sec, const char *parent_kind);
 void conf_libconfuse_error(cfg_t *sec, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
@@ -70,6 +67,19 @@ extern cfg_opt_t conf_oauth_opts[];
 /* The relay's oauth2 block (NULL when it has none), checked against the
  * relay's other keys; failures go to the load. */
 struct sp_oauth2 *conf_oauth_take(struct sp_relay *r, cfg_t *relay_sec);
+/* The hook of a section nested in a titled one (relay's limits, oauth2): records
+ * its line like conf_section_opened, without the file-wide duplicate
+ * check (every relay may have one); the owner checks its own count. */
+int conf_nested_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result);
+
+/* ---- relay limits { } (conf_limits.c) ---- */
+
+/* The options of a relay's limits section, for CFG_SEC. */
+extern cfg_opt_t conf_limits_opts[];
+/* Read and check the limits of relay r from its section. */
+void conf_limits_take(struct sp_relay *r, cfg_t *relay_sec);
+/* Print them inside the relay block of conf_dump. */
+void conf_limits_dump(FILE *out, const struct sp_config *cfg, const struct sp_relay *r);
 
 /* ---- the text (conf_text.c) ---- */
 

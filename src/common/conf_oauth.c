@@ -101,18 +101,10 @@ static int cb_oauth_string(cfg_t *sec, cfg_opt_t *opt, const char *value, void *
 	return 0;
 }
 
-static int cb_oauth_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
-{
-	(void)opt;
-	*(const char **)result = value;
-	conf_subsection_opened(sec, "relay");
-	return 0;
-}
-
 #define OSTR(name) CFG_STR_CB(name, NULL, CFGF_NODEFAULT, cb_oauth_string)
 
 cfg_opt_t conf_oauth_opts[] = {
-	CFG_STR_LIST_CB(CONF_SECTION_HOOK, "{open}", CFGF_NONE, cb_oauth_opened),
+	CFG_STR_LIST_CB(CONF_SECTION_HOOK, "{open}", CFGF_NONE, conf_nested_section_opened),
 	OSTR("provider"), OSTR("tenant"), OSTR("grant"), OSTR("client_id"),
 	OSTR("client_secret_file"), OSTR("scope"), OSTR("token_url"), OSTR("device_url"),
 	OSTR("authorize_url"), OSTR("ca_file"),
@@ -203,6 +195,10 @@ struct sp_oauth2 *conf_oauth_take(struct sp_relay *r, cfg_t *relay_sec)
 		return NULL;
 	cfg_t *sec = cfg_getsec(relay_sec, "oauth2");
 	struct sp_oauth2 *o = xcalloc(1, sizeof(*o));
+	if (cfg_size(relay_sec, "oauth2") > 1)
+		conf_fail_at(conf_line_of(cfg_getnsec(relay_sec, "oauth2", 1), NULL),
+			"oauth2 is given twice in relay \"%s\" (first at line %d)", r->name,
+			conf_line_of(sec, NULL));
 	char *v = opt_str(sec, "provider");
 	o->provider = !v || strcmp(v, "microsoft") == 0 ? SP_OAUTH_MICROSOFT
 		      : strcmp(v, "google") == 0 ? SP_OAUTH_GOOGLE : SP_OAUTH_CUSTOM;

@@ -223,23 +223,18 @@ int conf_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *res
 	return 0;
 }
 
-void conf_subsection_opened(cfg_t *sec, const char *parent_kind)
+int conf_nested_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
+	(void)opt;
+	*(const char **)result = value;
 	if (ctx.failed)
-		return;
-	const char *title = NULL;
-	for (size_t i = ctx.nsecs; i > 0 && !title; i--)
-		if (strcmp(ctx.secs[i - 1].kind, parent_kind) == 0)
-			title = ctx.secs[i - 1].title;
-	for (size_t i = 0; i < ctx.nsecs; i++) {
-		const struct sec_rec *r = &ctx.secs[i];
-		if (strcmp(r->kind, sec->name) == 0 && title && r->title && strcmp(r->title, title) == 0) {
-			conf_fail_at(sec->line, "%s is given twice in %s \"%s\" (first at line %d)",
-				sec->name, parent_kind, title, r->line);
-			return;
-		}
+		return 0;
+	if (ctx.nsecs >= CONF_MAX_SECTIONS) {
+		conf_fail_at(sec->line, "too many sections (at most %d)", CONF_MAX_SECTIONS);
+		return 0;
 	}
-	rec_add(sec, sec->name, title, sec->line);
+	rec_add(sec, sec->name, sec->title, sec->line);
+	return 0;
 }
 
 /* Rewrite libconfuse's own messages to say what is wrong in our terms. */

@@ -8,6 +8,7 @@ src_common_libcommon_a_SOURCES = \
 	src/common/conf_oauth.c src/common/conf_oauth.h \
 	src/common/oauth_store.c src/common/oauth_store.h \
 	src/common/secret_file.c src/common/secret_file.h \
+	src/common/conf_limits.c \
 	src/common/conf_from_rewrite.c \
 	src/common/spool.c src/common/spool.h \
 	src/common/envelope.c \
