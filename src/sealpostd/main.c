@@ -2,7 +2,8 @@
  * main.c - sealpostd, the relay worker: options, config, logging, signals,
  * privilege drop, then one of --once, --check-config, --probe or the
  * daemon. The only program that links GnuTLS and reads relay credentials.
- * Started as root it drops to the "sealpost" user when that user exists;
+ * Started as root it drops to the "sealpost" user, or refuses to run when
+ * that user does not exist, unless --allow-root says root is intended;
  * started by the front end it runs as the caller.
  */
 #include "config.h"
@@ -10,6 +11,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "pickup.h"
 #include "privdrop.h"
 #include "probe.h"
 #include "queue_run.h"
@@ -76,6 +78,9 @@ static void usage(FILE *out)
 		"                   75 still queued, 69 failed\n"
 		"  --lock-fd N      with --id: descriptor N holds the message's lock\n"
 		"                   (sealpost -odi passes it so a daemon cannot race)\n"
+		"  --allow-root     started as root: stay root (containers, root's own\n"
+		"                   spool); without it root drops to the worker user\n"
+		"                   and refuses to run when that user does not exist\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    print the version\n",
 		conf_default_path());
@@ -115,7 +120,7 @@ int main(int argc, char **argv)
 {
 	ensure_std_fds();
 	umask(027);
-	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE, OPT_LOCKFD };
+	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE, OPT_LOCKFD, OPT_ALLOW_ROOT };
 	static const struct option longopts[] = {
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
@@ -124,6 +129,7 @@ int main(int argc, char **argv)
 		{ "flush", no_argument, NULL, OPT_FLUSH },
 		{ "pid-file", required_argument, NULL, OPT_PIDFILE },
 		{ "lock-fd", required_argument, NULL, OPT_LOCKFD },
+		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -135,7 +141,7 @@ int main(int argc, char **argv)
 	int lock_fd = -1;
 	enum mode mode = MODE_DAEMON;
 	int modes = 0, verbose = 0;
-	bool detach = false, flush = false;
+	bool detach = false, flush = false, allow_root = false;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "C:dvhV", longopts, NULL)) != -1) {
@@ -151,6 +157,7 @@ int main(int argc, char **argv)
 		case OPT_ID: only_id = optarg; break;
 		case OPT_FLUSH: flush = true; break;
 		case OPT_PIDFILE: pid_path = optarg; break;
+		case OPT_ALLOW_ROOT: allow_root = true; break;
 		case OPT_LOCKFD: {
 			uint64_t v;
 			if (!parse_u64(optarg, &v) || v < 3 || v > 65535) {
@@ -225,7 +232,7 @@ int main(int argc, char **argv)
 			return EX_CANTCREAT;
 		}
 	}
-	if (privdrop_worker(mode == MODE_DAEMON) < 0) { /* root never talks to the network */
+	if (privdrop_worker(allow_root) < 0) { /* root never talks to the network unless told */
 		if (pid_fd >= 0)
 			close(pid_fd);
 		conf_free(cfg);
@@ -237,6 +244,8 @@ int main(int argc, char **argv)
 	if (mode == MODE_PROBE) {
 		status = probe_relays(cfg, trace, stdout);
 	} else if (mode == MODE_ONCE) {
+		if (pickup_run(cfg) < 0) /* what sealpost-drop left first */
+			log_msg(LOG_ERR, "cannot read %s/maildrop: %s", cfg->spool_dir, strerror(errno));
 		struct run_options ro = { .flush = flush, .only_id = only_id, .trace = trace, .stop = &stop_flag,
 					 .lock_fd = lock_fd };
 		int id_status = 0;

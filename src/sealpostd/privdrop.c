@@ -107,21 +107,24 @@ static void lookup_user(struct user_facts *f)
 	f->home[sizeof(f->home) - 1] = '\0';
 }
 
-int privdrop_worker(bool warn)
+int privdrop_worker(bool allow_root)
 {
 	if (geteuid() != 0)
 		return 0;
+	if (allow_root) {
+		log_msg(LOG_NOTICE, "running as root (--allow-root)");
+		return 0;
+	}
 	struct user_facts pw;
 	lookup_user(&pw);
 	if (!pw.found) {
-		if (pw.err != 0 && pw.err != ENOENT && pw.err != ESRCH) {
+		if (pw.err != 0 && pw.err != ENOENT && pw.err != ESRCH)
 			log_msg(LOG_ERR, "cannot look up the user \"%s\": %s", SEALPOST_USER, strerror(pw.err));
-			return -1;
-		}
-		if (warn)
-			log_msg(LOG_WARNING, "running as root: create the \"%s\" user so that sealpostd can "
-				"drop privileges", SEALPOST_USER);
-		return 0;
+		else
+			log_msg(LOG_ERR, "refusing to run as root: the user \"%s\" does not exist (create it, "
+				"e.g. with make install-system, or pass --allow-root if root is intended)",
+				SEALPOST_USER);
+		return -1;
 	}
 	uid_t uid = pw.uid;
 	gid_t gid = pw.gid;
@@ -145,5 +148,7 @@ int privdrop_worker(bool warn)
 			SEALPOST_USER);
 		return -1;
 	}
+	log_msg(LOG_INFO, "started as root: running as \"%s\" (uid %lu, gid %lu)", SEALPOST_USER,
+		(unsigned long)uid, (unsigned long)gid);
 	return 0;
 }
