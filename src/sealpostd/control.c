@@ -129,6 +129,7 @@ static int serve_list(const struct sp_config *cfg, int fd, uid_t uid)
 struct flush_ctx {
 	const char *spool;
 	uid_t uid;
+	FILE *quiet;            /* queue_control_one's "ID: flushed" lines */
 	unsigned long n;
 };
 
@@ -144,12 +145,8 @@ static int flush_one(const char *id, struct envelope *env, const char *why, void
 	bool mine = f->uid == 0 || env->uid == f->uid;
 	envelope_free(env);
 	char err[256];
-	FILE *devnull = fopen("/dev/null", "w");
-	if (mine && deferred && devnull &&
-	    queue_control_one(f->spool, QUEUE_FLUSH, id, f->uid, devnull, err, sizeof(err)) == 0)
+	if (mine && deferred && queue_control_one(f->spool, QUEUE_FLUSH, id, f->uid, f->quiet, err, sizeof(err)) == 0)
 		f->n++;
-	if (devnull)
-		fclose(devnull);
 	return 0;
 }
 
@@ -182,8 +179,11 @@ int control_serve(const struct sp_config *cfg, int fd)
 	if (strcmp(line, "list") == 0)
 		return serve_list(cfg, fd, cr.uid);
 	if (strcmp(line, "flush") == 0) {
-		struct flush_ctx f = { cfg->spool_dir, cr.uid, 0 };
-		spool_scan_envelopes(cfg->spool_dir, flush_one, &f);
+		struct flush_ctx f = { cfg->spool_dir, cr.uid, fopen("/dev/null", "w"), 0 };
+		if (f.quiet)
+			spool_scan_envelopes(cfg->spool_dir, flush_one, &f);
+		if (f.quiet)
+			fclose(f.quiet);
 		char text[64];
 		snprintf(text, sizeof(text), "%lu deferred message(s) flushed", f.n);
 		reply(fd, 0, text);
