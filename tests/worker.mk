@@ -49,3 +49,12 @@ TESTS += tests/queue-bounce.sh tests/queue-retry.sh tests/queue-daemon.sh tests/
 	tests/queue-locking.sh tests/queue-container.sh
 EXTRA_DIST += tests/queue-bounce.sh tests/queue-dsn.py tests/queue-retry.sh tests/queue-daemon.sh \
 	tests/queue-control.sh tests/queue-locking.sh tests/queue-container.sh tests/queue-pickup.sh tests/queue-socket.sh
+# bounces that used to be lost, against a real Postfix (issue 15)
+TESTS += tests/queue-bounce-postfix.sh
+EXTRA_DIST += tests/queue-bounce-postfix.sh
+# a tls mode that does not match the port, named with its fix (issue 15)
+TESTS += tests/worker-tls-mode.sh
+EXTRA_DIST += tests/worker-tls-mode.sh
+# checks before the worker needs them, and the log's tls= (issue 15)
+TESTS += tests/worker-preflight.sh
+EXTRA_DIST += tests/worker-preflight.sh

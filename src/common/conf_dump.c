@@ -188,6 +188,10 @@ void conf_dump(const struct sp_config *cfg, FILE *out)
 	fprintf(out, "%-16s = %llu\n", "max_message_size",
 		(unsigned long long)cfg->max_message_size);
 	put_str(out, "", "sender_rewrite", cfg->sender_rewrite ? cfg->sender_rewrite : "", "");
+	if (cfg->bounce_sender && cfg->bounce_sender[0])
+		put_str(out, "", "bounce_sender", cfg->bounce_sender, "");
+	else
+		fprintf(out, "%-16s = \"MAILER-DAEMON@%s\"\n", "bounce_sender", cfg->domain ? cfg->domain : "");
 
 	fputs("\nqueue {\n", out);
 	put_duration(out, "retry_min", cfg->queue.retry_min);

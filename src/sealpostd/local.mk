@@ -14,6 +14,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/auth.c src/sealpostd/auth.h \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \
+	src/sealpostd/tls_mode.c src/sealpostd/tls_mode.h \
 	src/sealpostd/from_rewrite.c src/sealpostd/from_rewrite.h \
 	src/sealpostd/data_stream.c src/sealpostd/data_stream.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \
@@ -26,7 +27,8 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/probe.c src/sealpostd/probe.h \
 	src/sealpostd/privdrop.c src/sealpostd/privdrop.h \
 	src/sealpostd/pickup.c src/sealpostd/pickup.h \
-	src/sealpostd/control.c src/sealpostd/control.h
+	src/sealpostd/control.c src/sealpostd/control.h \
+	src/sealpostd/preflight.c src/sealpostd/preflight.h
 src_sealpostd_libworker_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(IDN_CFLAGS)
 WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS) $(IDN_LIBS)
 src_sealpostd_sealpostd_SOURCES = src/sealpostd/main.c

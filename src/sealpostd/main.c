@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pickup.h"
 #include "privdrop.h"
+#include "preflight.h"
 #include "probe.h"
 #include "queue_run.h"
 #include "tls.h"
@@ -113,6 +114,8 @@ static int check_config(const struct sp_config *cfg, const char *conf_path)
 		}
 	}
 	tls_global_deinit();
+	if (st == 0) /* what the worker needs, as the worker's user */
+		st = preflight_run(cfg, conf_path);
 	return st;
 }
 
@@ -189,6 +192,7 @@ int main(int argc, char **argv)
 	}
 	if (!conf_path)
 		conf_path = conf_default_path();
+	privdrop_set_allow_root(allow_root);
 
 	struct sp_config *cfg = NULL;
 	char err[512];
@@ -242,7 +246,8 @@ int main(int argc, char **argv)
 	int status = 0;
 	bool trace = verbose > 1;
 	if (mode == MODE_PROBE) {
-		status = probe_relays(cfg, trace, stdout);
+		if ((status = preflight_run(cfg, conf_path)) == 0)
+			status = probe_relays(cfg, trace, stdout);
 	} else if (mode == MODE_ONCE) {
 		if (pickup_run(cfg) < 0) /* what sealpost-drop left first */
 			log_msg(LOG_ERR, "cannot read %s/maildrop: %s", cfg->spool_dir, strerror(errno));

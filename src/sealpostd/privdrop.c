@@ -107,11 +107,18 @@ static void lookup_user(struct user_facts *f)
 	f->home[sizeof(f->home) - 1] = '\0';
 }
 
+static bool root_allowed;
+
+void privdrop_set_allow_root(bool allow)
+{
+	root_allowed = allow;
+}
+
 int privdrop_worker(bool allow_root)
 {
 	if (geteuid() != 0)
 		return 0;
-	if (allow_root) {
+	if (allow_root || root_allowed) {
 		log_msg(LOG_NOTICE, "running as root (--allow-root)");
 		return 0;
 	}

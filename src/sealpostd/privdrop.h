@@ -24,4 +24,8 @@ const char *privdrop_user(void);
  * logging why: the caller must then exit. */
 int privdrop_worker(bool allow_root);
 
+/* --allow-root for every later privdrop_worker() call of this process
+ * (the preflight child of --check-config drops on its own). */
+void privdrop_set_allow_root(bool allow);
+
 #endif
