@@ -37,7 +37,7 @@ GOOD='Subject: ok\r\n\r\nbody\r\n'
 drop() { "$DROP" "$SPOOL" || fail "sealpost-drop: exit $?"; }
 run_pickup() { "$SEALPOSTD" -C "$CONF" --once 2>>"$T/worker.log" || true; }
 
-good=$(stream "$(envelope '' 28)" "$GOOD" | drop)
+good=$(stream "$(envelope 'rcpt failed 3 7 0 b@example.net - x 5.1.1' 28)" "$GOOD" | drop)
 bad() { # bad WHY-IN-LOG (the stream on stdin; runs in a pipeline's subshell)
 	_id=$(drop)
 	printf '%s:%s\n' "$_id" "$1" >> "$T/corrupt.expected"
@@ -45,7 +45,7 @@ bad() { # bad WHY-IN-LOG (the stream on stdin; runs in a pipeline's subshell)
 printf 'junk' | bad "bad envelope length"
 stream "$(envelope)" "$GOOD" 0 5 | bad "bad message length"
 stream "$(envelope)" "$GOOD" 3 0 | bad "damaged maildrop file"
-stream "$(envelope 'rcpt pending 0 0 0 b@example.net - - extra')" "$GOOD" | bad "damaged maildrop file"
+stream "$(envelope 'rcpt pending 0 0 0 b@example.net - - 5.1.1 extra')" "$GOOD" | bad "damaged maildrop file"
 stream "$(envelope 'rcpt pending 0 0 0 b@example.net%0D%0ARCPT%20TO:x@y - -')" "$GOOD" | bad "invalid recipient address"
 stream "$(envelope)" 'Subject: x\r\n\r\nbare\rCR\r\n' | bad "not in the stored form"
 stream "$(envelope)" 'Subject: x\r\n\r\nbare\nLF\r\n' | bad "not in the stored form"
@@ -71,7 +71,8 @@ run_pickup
 [ ! -e "$SPOOL/maildrop/$good" ] || fail "the good drop was left in the maildrop"
 grep -q "^user $(id -u) root$" "$SPOOL/queue/$good.env" || fail "uid not from sealpost-drop: $(cat "$SPOOL/queue/$good.env")"
 grep -q '^flags 0$' "$SPOOL/queue/$good.env" || fail "flags from the stream kept (held, bounce, warned)"
-grep -q '^rcpt deferred 1 ' "$SPOOL/queue/$good.env" || fail "not attempted as a fresh message: $(cat "$SPOOL/queue/$good.env")"
+grep -q '^rcpt deferred 1 [0-9]* [0-9]* b@example.net - [^ ]*$' "$SPOOL/queue/$good.env" ||
+	fail "not attempted as a fresh message (state, attempts, REPORT from the stream): $(cat "$SPOOL/queue/$good.env")"
 grep -q '^arrival 1$' "$SPOOL/queue/$good.env" && fail "arrival taken from the stream"
 ok "a good drop is queued: uid from sealpost-drop, flags, state and arrival the worker's"
 

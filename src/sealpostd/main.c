@@ -236,12 +236,17 @@ int main(int argc, char **argv)
 			return EX_CANTCREAT;
 		}
 	}
+	bool started_as_root = geteuid() == 0;
 	if (privdrop_worker(allow_root) < 0) { /* root never talks to the network unless told */
 		if (pid_fd >= 0)
 			close(pid_fd);
 		conf_free(cfg);
 		return EX_NOPERM;
 	}
+	if (started_as_root && (mode == MODE_DAEMON || verbose)) /* say which, once */
+		log_msg(LOG_NOTICE, geteuid() == 0 ? "running as root (--allow-root)"
+						  : "started as root: running as \"%s\" (uid %lu, gid %lu)",
+			privdrop_user(), (unsigned long)getuid(), (unsigned long)getgid());
 
 	int status = 0;
 	bool trace = verbose > 1;

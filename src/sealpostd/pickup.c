@@ -168,6 +168,8 @@ static bool envelope_acceptable(struct envelope *env, unsigned long uid, time_t 
 		rc->next_attempt = 0;
 		free(rc->last_error);
 		rc->last_error = NULL;
+		free(rc->report); /* no notification is owed for a new message */
+		rc->report = NULL;
 	}
 	env->uid = (uid_t)uid;
 	env->arrival = arrival;

@@ -118,10 +118,8 @@ int privdrop_worker(bool allow_root)
 {
 	if (geteuid() != 0)
 		return 0;
-	if (allow_root || root_allowed) {
-		log_msg(LOG_NOTICE, "running as root (--allow-root)");
-		return 0;
-	}
+	if (allow_root || root_allowed)
+		return 0; /* the caller logs it (sealpostd's main) */
 	struct user_facts pw;
 	lookup_user(&pw);
 	if (!pw.found) {
@@ -155,7 +153,5 @@ int privdrop_worker(bool allow_root)
 			SEALPOST_USER);
 		return -1;
 	}
-	log_msg(LOG_INFO, "started as root: running as \"%s\" (uid %lu, gid %lu)", SEALPOST_USER,
-		(unsigned long)uid, (unsigned long)gid);
 	return 0;
 }
