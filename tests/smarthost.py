@@ -31,6 +31,9 @@ CLI (the contract other tests rely on):
       [--tls-max 1.0|1.1|1.2|1.3] [--tls-min ...]
                                         (--tls-max 1.0/1.1 also enables the old
                                         ciphers, like scenario tls-old)
+      [--weak-certs] [--ciphers LIST]   serve weak keys/signatures (OpenSSL
+                                        security level 0); TLS 1.2 suites
+      [--require-client-cert]           with --ca: no certificate, no session
       [--delay S]                       delay every reply (scenario slow: 0.2)
       [--fail-first N]                  451 at MAIL for the first N transactions
       [--flaky 'tempfail=P,drop=P,...'] [--seed N] [--stall-time S]
@@ -192,10 +195,13 @@ class Server:
     def make_context(self):
         o = self.opts
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if o.weak_certs or o.ciphers:
+            ctx.set_ciphers((o.ciphers or "DEFAULT") + ":@SECLEVEL=0")
         ctx.load_cert_chain(o.cert, o.key)
         if o.ca:
             ctx.load_verify_locations(o.ca)
-            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.verify_mode = ssl.CERT_REQUIRED if o.require_client_cert \
+                else ssl.CERT_OPTIONAL
         if o.old_tls:
             ctx.set_ciphers("@SECLEVEL=0:ALL")
             ctx.minimum_version = ssl.TLSVersion.TLSv1
@@ -407,7 +413,7 @@ class Session:
         self.tls_info = {"version": s.version(),
                          "cipher": cipher[0] if cipher else None,
                          "sni": getattr(s, "sealpost_sni", None),
-                         "client_cert": cn}
+                         "client_cert": cn, "resumed": s.session_reused}
         self.log("event", "tls-established", **self.tls_info)
 
     # --- state -----------------------------------------------------------
@@ -915,6 +921,9 @@ def parse_args(argv):
     p.add_argument("--conn-timeout", type=float, default=60.0)
     p.add_argument("--tls-max", choices=sorted(TLS_VERSIONS))
     p.add_argument("--tls-min", choices=sorted(TLS_VERSIONS))
+    p.add_argument("--weak-certs", action="store_true")
+    p.add_argument("--ciphers")
+    p.add_argument("--require-client-cert", action="store_true")
     p.add_argument("--delay", type=float)
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--flaky", default="")

@@ -46,6 +46,7 @@ struct sp_tls_policy {
 	size_t npins;
 	int min_version;        /* 12 (TLS 1.2) or 13 (TLS 1.3) */
 	char *priority;         /* NULL: built-in */
+	char *security_profile; /* NULL: "medium"; see sealpost.conf(5) */
 	char *client_cert;
 	char *client_key;
 };
