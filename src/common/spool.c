@@ -126,10 +126,21 @@ int spool_writer_open(struct spool_writer *w, const char *spool_dir, char *err, 
 	return -1;
 }
 
+/* A nameless file for the front end's copy of the message: on disk in
+ * /var/tmp (O_TMPFILE, the caller's own, gone when closed), so a large
+ * message costs disk, not memory; a memfd where O_TMPFILE cannot be had. */
+static int anon_buffer_fd(void)
+{
+	int fd = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	return memfd_create("sealpost-message", MFD_CLOEXEC);
+}
+
 int spool_writer_open_anon(struct spool_writer *w, char *err, size_t errlen)
 {
 	memset(w, 0, sizeof(*w));
-	w->fd = memfd_create("sealpost-message", MFD_CLOEXEC);
+	w->fd = anon_buffer_fd();
 	if (w->fd < 0) {
 		set_err(err, errlen, "cannot create a message buffer: %s", strerror(errno));
 		return -1;
@@ -140,7 +151,7 @@ int spool_writer_open_anon(struct spool_writer *w, char *err, size_t errlen)
 int spool_writer_restart(struct spool_writer *w, int *old_fd, char *err, size_t errlen)
 {
 	if (!w->tmp_path) { /* an anonymous buffer: the old one stays readable */
-		int nfd = memfd_create("sealpost-message", MFD_CLOEXEC);
+		int nfd = anon_buffer_fd();
 		if (nfd < 0) {
 			set_err(err, errlen, "cannot create a message buffer: %s", strerror(errno));
 			return -1;

@@ -91,7 +91,8 @@ struct spool_writer {
 int spool_writer_open(struct spool_writer *w, const char *spool_dir, char *err, size_t errlen);
 /* The same with a given id (the worker's pickup keeps the drop's id). */
 int spool_writer_open_id(struct spool_writer *w, const char *spool_dir, const char *id, char *err, size_t errlen);
-/* An anonymous buffer (memfd) instead of a spool file: the front end of a
+/* An anonymous buffer (an O_TMPFILE in /var/tmp, else a memfd) instead of
+ * a spool file: the front end of a
  * system install, which hands the finished message to sealpost-drop.
  * Commit does not apply; restart and abort do. */
 int spool_writer_open_anon(struct spool_writer *w, char *err, size_t errlen);
