@@ -10,7 +10,7 @@ build=${1:-"$top/build"}
 
 pkgs="build-essential autoconf automake libtool pkg-config libgnutls28-dev
  libconfuse-dev gnutls-bin python3 postfix sasl2-bin libsasl2-modules
- php-cli bsd-mailx mandoc clang libclang-rt-14-dev valgrind"
+ php-cli bsd-mailx mandoc clang libclang-rt-14-dev valgrind strace"
 pkgs="$pkgs libidn-dev" # SASLprep for SCRAM (src/sealpostd/scram.c)
 pkgs="$pkgs libcurl4-gnutls-dev libjson-c-dev dovecot-core" # OAuth helper (src/oauth), its tests
 missing=""

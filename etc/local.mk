@@ -25,7 +25,7 @@ CLEANFILES += $(etc_generated)
 noinst_DATA = $(etc_generated)
 example_DATA = etc/sealpost.conf.example
 
-etc_subst = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+etc_subst = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@pkglibexecdir[@]|$(pkglibexecdir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
 	-e 's|@spooldir[@]|$(spooldir)|g' -e 's|@user[@]|$(SEALPOST_USER)|g'
 
 $(etc_generated): Makefile

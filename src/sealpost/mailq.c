@@ -436,12 +436,24 @@ static void format_json(struct listing *l, const struct envelope *env)
 
 /* Load every readable envelope in one pass; damaged ones are noted and
  * skipped. *order gets the listing order. Returns 0 or a sysexits code. */
-static int load_queue(const char *spool_dir, struct env_list *l, struct order_key **order, char *err,
-		      size_t errlen)
+static int load_queue(const char *spool_dir, mailq_fetch_fn fetch, size_t *hidden, struct env_list *l,
+		      struct order_key **order, char *err, size_t errlen)
 {
 	*order = NULL;
+	*hidden = 0;
+	if (fetch) {
+		int rc = fetch(spool_dir, collect_env, l, hidden, err, errlen);
+		if (rc != 0) {
+			for (size_t i = 0; i < l->n; i++)
+				envelope_free(&l->envs[i]);
+			free(l->envs);
+			l->envs = NULL;
+			l->n = 0;
+			return rc;
+		}
+	}
 	errno = 0;
-	if (spool_scan_envelopes(spool_dir, collect_env, l) != 0) {
+	if (!fetch && spool_scan_envelopes(spool_dir, collect_env, l) != 0) {
 		int e = errno;
 		for (size_t i = 0; i < l->n; i++)
 			envelope_free(&l->envs[i]);
@@ -465,9 +477,16 @@ static int load_queue(const char *spool_dir, struct env_list *l, struct order_ke
 
 int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, size_t errlen)
 {
+	return mailq_print_from(cfg, NULL, json, out, err, errlen);
+}
+
+int mailq_print_from(const struct sp_config *cfg, mailq_fetch_fn fetch, bool json, FILE *out, char *err,
+		     size_t errlen)
+{
 	struct env_list envs = { 0 };
 	struct order_key *order;
-	int rc = load_queue(cfg->spool_dir, &envs, &order, err, errlen);
+	size_t hidden;
+	int rc = load_queue(cfg->spool_dir, fetch, &hidden, &envs, &order, err, errlen);
 	if (rc != 0)
 		return rc;
 	size_t n = envs.n;
@@ -482,8 +501,10 @@ int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, si
 	uint64_t total = 0;
 	if (json)
 		buf_adds(&l.out, n ? "[\n" : "[]\n");
-	else if (n == 0)
+	else if (n == 0 && hidden == 0)
 		buf_adds(&l.out, "Mail queue is empty\n");
+	else if (n == 0)
+		buf_printf(&l.out, "None of your messages is queued (%zu of other users are not shown).\n", hidden);
 	else
 		buf_printf(&l.out, "%-17s %-8s %-20s %s\n", "-Queue ID--------", "--Size--",
 			   "----Arrival Time----", "-Sender/Recipient-------");
@@ -507,6 +528,8 @@ int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, si
 	if (!json && n > 0)
 		buf_printf(&l.out, "-- %llu Kbytes in %zu Request%s.\n",
 			   (unsigned long long)((total + 1023) / 1024), n, n == 1 ? "" : "s");
+	if (!json && n > 0 && hidden > 0)
+		buf_printf(&l.out, "-- %zu more of other users are not shown.\n", hidden);
 	if (l.out.len)
 		fwrite(l.out.data, 1, l.out.len, out);
 	buf_free(&l.out);

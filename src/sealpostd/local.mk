@@ -30,6 +30,8 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/daemon.c src/sealpostd/daemon.h \
 	src/sealpostd/probe.c src/sealpostd/probe.h \
 	src/sealpostd/privdrop.c src/sealpostd/privdrop.h \
+	src/sealpostd/pickup.c src/sealpostd/pickup.h \
+	src/sealpostd/control.c src/sealpostd/control.h \
 	src/sealpostd/preflight.c src/sealpostd/preflight.h
 src_sealpostd_libworker_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(IDN_CFLAGS)
 WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS) $(IDN_LIBS)

@@ -2,7 +2,8 @@
  * main.c - sealpostd, the relay worker: options, config, logging, signals,
  * privilege drop, then one of --once, --check-config, --probe or the
  * daemon. The only program that links GnuTLS and reads relay credentials.
- * Started as root it drops to the "sealpost" user when that user exists;
+ * Started as root it drops to the "sealpost" user, or refuses to run when
+ * that user does not exist, unless --allow-root says root is intended;
  * started by the front end it runs as the caller.
  */
 #include "config.h"
@@ -11,6 +12,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "oauth_client.h"
+#include "pickup.h"
 #include "privdrop.h"
 #include "preflight.h"
 #include "probe.h"
@@ -79,6 +81,9 @@ static void usage(FILE *out)
 		"                   75 still queued, 69 failed\n"
 		"  --lock-fd N      with --id: descriptor N holds the message's lock\n"
 		"                   (sealpost -odi passes it so a daemon cannot race)\n"
+		"  --allow-root     started as root: stay root (containers, root's own\n"
+		"                   spool); without it root drops to the worker user\n"
+		"                   and refuses to run when that user does not exist\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    print the version\n",
 		conf_default_path());
@@ -149,7 +154,8 @@ int main(int argc, char **argv)
 {
 	ensure_std_fds();
 	umask(027);
-	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE, OPT_LOCKFD, OPT_OAUTH };
+	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE, OPT_LOCKFD, OPT_ALLOW_ROOT,
+	       OPT_OAUTH };
 	static const struct option longopts[] = {
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
@@ -159,6 +165,7 @@ int main(int argc, char **argv)
 		{ "pid-file", required_argument, NULL, OPT_PIDFILE },
 		{ "lock-fd", required_argument, NULL, OPT_LOCKFD },
 		{ "oauth-login", required_argument, NULL, OPT_OAUTH },
+		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -171,7 +178,7 @@ int main(int argc, char **argv)
 	int lock_fd = -1;
 	enum mode mode = MODE_DAEMON;
 	int modes = 0, verbose = 0;
-	bool detach = false, flush = false;
+	bool detach = false, flush = false, allow_root = false;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "C:dvhV", longopts, NULL)) != -1) {
@@ -188,6 +195,7 @@ int main(int argc, char **argv)
 		case OPT_ID: only_id = optarg; break;
 		case OPT_FLUSH: flush = true; break;
 		case OPT_PIDFILE: pid_path = optarg; break;
+		case OPT_ALLOW_ROOT: allow_root = true; break;
 		case OPT_LOCKFD: {
 			uint64_t v;
 			if (!parse_u64(optarg, &v) || v < 3 || v > 65535) {
@@ -219,6 +227,7 @@ int main(int argc, char **argv)
 	}
 	if (!conf_path)
 		conf_path = conf_default_path();
+	privdrop_set_allow_root(allow_root);
 
 	struct sp_config *cfg = NULL;
 	char err[512];
@@ -263,7 +272,8 @@ int main(int argc, char **argv)
 		}
 	}
 	tls_policy_preload(cfg); /* trust stores and client keys: before the drop */
-	if (privdrop_worker(mode == MODE_DAEMON) < 0) { /* root never talks to the network */
+	bool started_as_root = geteuid() == 0;
+	if (privdrop_worker(allow_root) < 0) { /* root never talks to the network unless told */
 		if (pid_fd >= 0)
 			close(pid_fd);
 		conf_free(cfg);
@@ -271,6 +281,10 @@ int main(int argc, char **argv)
 	}
 	if (mode == MODE_OAUTH_LOGIN) /* as the worker's user: the token file is ours */
 		return oauth_login_exec(conf_path, login_relay);
+	if (started_as_root && (mode == MODE_DAEMON || verbose)) /* say which, once */
+		log_msg(LOG_NOTICE, geteuid() == 0 ? "running as root (--allow-root)"
+						  : "started as root: running as \"%s\" (uid %lu, gid %lu)",
+			privdrop_user(), (unsigned long)getuid(), (unsigned long)getgid());
 
 	int status = 0;
 	bool trace = verbose > 1;
@@ -278,6 +292,8 @@ int main(int argc, char **argv)
 		if ((status = preflight_run(cfg, conf_path)) == 0)
 			status = probe_relays(cfg, trace, stdout);
 	} else if (mode == MODE_ONCE) {
+		if (pickup_run(cfg) < 0) /* what sealpost-drop left first */
+			log_msg(LOG_ERR, "cannot read %s/maildrop: %s", cfg->spool_dir, strerror(errno));
 		struct run_options ro = { .flush = flush, .only_id = only_id, .trace = trace, .stop = &stop_flag,
 					 .lock_fd = lock_fd };
 		int id_status = 0;

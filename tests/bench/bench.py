@@ -73,7 +73,8 @@ class Bench:
         self.SP = sp + ["-t", "-i"]               # what PHP runs (background delivery)
         self.SPQ = sp + ["-odq", "-t", "-i"]      # queue only
         self.SPG = [self.a.sealpost_gnutls, "-C", self.conf, "-odq", "-t", "-i"] if self.a.sealpost_gnutls else None
-        self.SPD = [self.a.sealpostd, "-C", self.conf]
+        # as root (make bench), sealpostd must be told to stay root
+        self.SPD = [self.a.sealpostd, "-C", self.conf] + (["--allow-root"] if os.geteuid() == 0 else [])
         self.MQ = sp + ["-bp"]
         self.msmtp = shutil.which("msmtp")
         if self.msmtp:
