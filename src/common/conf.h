@@ -59,6 +59,7 @@ struct sp_config {
 	char *aliases_file;     /* NULL: none */
 	uint64_t max_message_size;
 	char *sender_rewrite;   /* NULL: off */
+	char *metrics_file;     /* Prometheus text file (sealpostd metrics.c); NULL: off */
 	struct sp_alias *aliases;
 	size_t naliases;
 	struct sp_relay *relays;

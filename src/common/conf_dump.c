@@ -187,6 +187,7 @@ void conf_dump(const struct sp_config *cfg, FILE *out)
 	fprintf(out, "%-16s = %llu\n", "max_message_size",
 		(unsigned long long)cfg->max_message_size);
 	put_str(out, "", "sender_rewrite", cfg->sender_rewrite ? cfg->sender_rewrite : "", "");
+	put_str(out, "", "metrics_file", cfg->metrics_file, "off");
 
 	fputs("\nqueue {\n", out);
 	put_duration(out, "retry_min", cfg->queue.retry_min);

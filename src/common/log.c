@@ -90,13 +90,31 @@ static void emit(int fd, const char *line, size_t len)
 	(void)write_all(fd, line, len);
 }
 
-void log_msg(int priority, const char *fmt, ...)
+static void add_fields(struct buf *b, const struct log_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(b, ",\"%s\":", f[i].key);
+		switch (f[i].kind) {
+		case LF_STR:
+			if (!f[i].str) {
+				buf_adds(b, "null");
+				break;
+			}
+			buf_addc(b, '"');
+			add_escaped(b, f[i].str, true);
+			buf_addc(b, '"');
+			break;
+		case LF_INT: buf_printf(b, "%lld", f[i].num); break;
+		case LF_BOOL: buf_adds(b, f[i].num ? "true" : "false"); break;
+		case LF_REAL: buf_printf(b, "%.3f", f[i].real); break;
+		}
+	}
+}
+
+static void vlog(int priority, const struct log_field *fields, size_t nfields, const char *fmt, va_list ap)
 {
 	char raw[4096];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
 
 	struct buf text;
 	buf_init(&text);
@@ -113,7 +131,9 @@ void log_msg(int priority, const char *fmt, ...)
 		buf_printf(&line, "{\"time\":\"%s\",\"program\":\"%s\",\"pid\":%ld,\"level\":\"%s\",\"message\":\"",
 			   ts, ident_buf, (long)getpid(), level_name(priority));
 		add_escaped(&line, raw, true);
-		buf_adds(&line, "\"}\n");
+		buf_addc(&line, '"');
+		add_fields(&line, fields, nfields);
+		buf_adds(&line, "}\n");
 	} else {
 		buf_printf(&line, "%s[%ld]: %s\n", ident_buf, (long)getpid(), text.data);
 	}
@@ -123,6 +143,22 @@ void log_msg(int priority, const char *fmt, ...)
 		emit(2, line.data, line.len);
 	buf_free(&line);
 	buf_free(&text);
+}
+
+void log_msg(int priority, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(priority, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_event(int priority, const struct log_field *fields, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(priority, fields, n, fmt, ap);
+	va_end(ap);
 }
 
 void log_close(void)

@@ -23,6 +23,7 @@
 #include "deliver.h"
 #include "idlist.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue_run.h"
 #include "spool.h"
 #include "util.h"
@@ -75,6 +76,7 @@ struct sched {
 	int ino;
 	int lock;
 	unsigned gen;            /* bumped by each reload */
+	struct metrics_pace metrics; /* metrics_file: coalesced rewrites */
 };
 
 static void on_child(int sig)
@@ -161,6 +163,7 @@ static void drain(struct sched *s)
 			if (ev->mask & IN_Q_OVERFLOW) {
 				s->scan_at = 0;
 			} else if (len == SPOOL_ID_LEN + 4 && strcmp(ev->name + SPOOL_ID_LEN, ".env") == 0) {
+				metrics_changed(&s->metrics); /* queued, held, released */
 				char id[SPOOL_ID_LEN + 1];
 				memcpy(id, ev->name, SPOOL_ID_LEN);
 				id[SPOOL_ID_LEN] = '\0';
@@ -273,6 +276,7 @@ static void hear(struct sched *s, struct child *c)
 		c->ids.n = 0;
 		c->idle_since = now_ms();
 		scan_soon(s);
+		metrics_changed(&s->metrics); /* a batch changed the queue */
 		return;
 	}
 	retire(c); /* gone: reap() collects it */
@@ -505,6 +509,9 @@ static void wait_for_work(struct sched *s)
 		if (c->ids.n == 0 && c->idle_since + WORKER_IDLE_MS < until)
 			until = c->idle_since + WORKER_IDLE_MS;
 	}
+	uint64_t metrics_at = metrics_due_at(*s->cfg, &s->metrics);
+	if (metrics_at < until)
+		until = metrics_at;
 	uint64_t ms = until > now ? until - now : 0;
 	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
 	int r = ppoll(p, np, &ts, &s->wait_mask);
@@ -602,6 +609,7 @@ int daemon_run(struct sp_config **cfg, const struct daemon_options *o)
 		}
 		retire_idle(s);
 		dispatch(s);
+		metrics_tick(*s->cfg, &s->metrics);
 		wait_for_work(s);
 	}
 	log_msg(LOG_INFO, "stopping: waiting for %zu worker(s) to finish their current message", s->nkids);

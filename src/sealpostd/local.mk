@@ -21,7 +21,10 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/queue_run.c src/sealpostd/queue_run.h \
 	src/sealpostd/daemon.c src/sealpostd/daemon.h \
 	src/sealpostd/probe.c src/sealpostd/probe.h \
-	src/sealpostd/privdrop.c src/sealpostd/privdrop.h
+	src/sealpostd/privdrop.c src/sealpostd/privdrop.h \
+	src/sealpostd/opstate.c src/sealpostd/opstate.h \
+	src/sealpostd/opslog.c src/sealpostd/opslog.h \
+	src/sealpostd/metrics.c src/sealpostd/metrics.h
 src_sealpostd_libworker_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS)
 src_sealpostd_sealpostd_SOURCES = src/sealpostd/main.c

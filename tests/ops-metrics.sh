@@ -1,0 +1,135 @@
+#!/bin/sh
+# tests/ops-metrics.sh - metrics_file (SPEC section 8), read with the
+# Prometheus project's own text parser (tests/ops-prom.py): the counters
+# and queue figures after deliveries, deferrals, bounces and a hold, the
+# relay's last success and its certificate's expiry, mode 0644, the
+# counters kept across a daemon restart, and the daemon rewriting the file
+# soon after a change (the measured delay is printed; the bound is a
+# generous wait for the event, not a timing assertion).
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/lib-smarthost.sh"
+. "$top_srcdir/tests/worker-lib.sh"
+need_certs
+PROM=/usr/bin/python3
+[ -x "$PROM" ] && "$PROM" -c 'import prometheus_client' 2>/dev/null ||
+	skip "python3-prometheus-client is not installed"
+PROMPY="$top_srcdir/tests/ops-prom.py"
+
+mconf() { wconf "metrics_file = \"$CASE/sealpost.prom\"" "$@"; }
+# metric NAME [L=V...]: the sample's value ("absent" when missing)
+metric() { "$PROM" "$PROMPY" "$CASE/sealpost.prom" "$@" 2>/dev/null || echo absent; }
+expect_metric() {
+	_want=$1
+	shift
+	_got=$(metric "$@")
+	[ "$_got" = "$_want" ] || fail "$(basename "$CASE"): $* = $_got, want $_want; file:
+$(cat "$CASE/sealpost.prom")"
+}
+# wait_metric WANT NAME [L=V...]: until the file says so (bounded: 10 s)
+wait_metric() {
+	_w=$1
+	shift
+	_end=$(( $(date +%s) + 10 ))
+	while [ "$(metric "$@")" != "$_w" ] && [ "$(date +%s)" -le "$_end" ]; do
+		sleep 0.02
+	done
+}
+msg() { printf 'To: bob@example.net\nSubject: %s\n\nhello\n' "$1"; }
+
+deliveries() {
+	wcase deliveries
+	start_smarthost
+	mconf "$(relay_conf main "$SMTP_PORT")"
+	msg one | enqueue alice@example.org bob@example.net >/dev/null
+	msg two | enqueue alice@example.org bob@example.net carol@example.net >/dev/null
+	run_worker
+	[ "$WSTATUS" = 0 ] || fail "worker exit $WSTATUS"
+	expect_metric 3 sealpost_deliveries_total relay=main status=sent
+	expect_metric 0 sealpost_deliveries_total relay=main status=deferred
+	expect_metric 0 sealpost_deliveries_total relay=main status=bounced
+	for st in pending deferred held; do expect_metric 0 sealpost_queue_messages state=$st; done
+	expect_metric 0 sealpost_queue_oldest_seconds
+	_ls=$(metric sealpost_relay_last_success_timestamp_seconds relay=main)
+	_now=$(date +%s)
+	[ "$_ls" != absent ] && [ $((_now - _ls)) -ge 0 ] && [ $((_now - _ls)) -lt 60 ] ||
+		fail "last success $_ls, now $_now"
+	# the certificate the smarthost presented: its notAfter
+	_exp=$(openssl x509 -in "$CERTS/server.pem" -noout -enddate | sed 's/^notAfter=//')
+	_exp=$(date -d "$_exp" +%s)
+	expect_metric "$_exp" sealpost_tls_peer_cert_expiry_timestamp_seconds relay=main
+	[ "$(stat -c %a "$CASE/sealpost.prom")" = 644 ] || fail "mode $(stat -c %a "$CASE/sealpost.prom")"
+	# nothing left over from the atomic replacement
+	[ "$(ls "$CASE" | grep -c 'sealpost.prom.*tmp')" = 0 ] || fail "temporary file left: $(ls "$CASE")"
+	# a second run adds to the counters kept in the spool
+	msg three | enqueue alice@example.org bob@example.net >/dev/null
+	run_worker
+	expect_metric 4 sealpost_deliveries_total relay=main status=sent
+}
+
+deferrals_bounces_hold() {
+	wcase deferrals
+	start_smarthost --scenario rcpt-4xx
+	mconf "$(relay_conf main "$SMTP_PORT")"
+	msg d1 | enqueue alice@example.org bob@example.net >/dev/null
+	msg d2 | enqueue -a 600 alice@example.org bob@example.net >/dev/null
+	msg h1 | enqueue -H alice@example.org bob@example.net >/dev/null
+	run_worker
+	expect_metric 2 sealpost_deliveries_total relay=main status=deferred
+	expect_metric 0 sealpost_deliveries_total relay=main status=sent
+	expect_metric 2 sealpost_queue_messages state=deferred
+	expect_metric 0 sealpost_queue_messages state=pending
+	expect_metric 1 sealpost_queue_messages state=held
+	_old=$(metric sealpost_queue_oldest_seconds)
+	[ "$_old" -ge 600 ] && [ "$_old" -lt 700 ] || fail "oldest $_old s, want about 600"
+	expect_metric absent sealpost_relay_last_success_timestamp_seconds relay=main
+	stop_smarthost
+
+	wcase bounces
+	start_smarthost --scenario rcpt-5xx
+	mconf "$(relay_conf main "$SMTP_PORT")"
+	msg b1 | enqueue '' bob@example.net >/dev/null  # null sender: no DSN
+	msg b2 | enqueue '' bob@example.net carol@example.net >/dev/null
+	run_worker
+	expect_metric 3 sealpost_deliveries_total relay=main status=bounced
+	expect_metric 0 sealpost_queue_messages state=pending
+}
+
+# A relay that cannot be reached: the deferral counts against it too.
+unreachable() {
+	wcase unreachable
+	start_smarthost
+	_port=$SMTP_PORT
+	stop_smarthost
+	mconf "$(relay_conf main "$_port")"
+	msg u1 | enqueue alice@example.org bob@example.net >/dev/null
+	run_worker
+	expect_metric 1 sealpost_deliveries_total relay=main status=deferred
+	expect_metric 1 sealpost_queue_messages state=deferred
+	expect_metric absent sealpost_tls_peer_cert_expiry_timestamp_seconds relay=main
+}
+
+daemon_restart() {
+	wcase daemon
+	start_smarthost
+	mconf "$(relay_conf main "$SMTP_PORT")"
+	start_daemon
+	wait_for_file "$CASE/sealpost.prom" 10 || fail "no metrics file"
+	expect_metric 0 sealpost_deliveries_total relay=main status=sent
+	_t0=$(date +%s%N)
+	msg r1 | "$SEALPOST" -C "$CONF" -odq -t || fail "sealpost -odq"
+	wait_metric 1 sealpost_deliveries_total relay=main status=sent
+	_ms=$(( ($(date +%s%N) - _t0) / 1000000 ))
+	expect_metric 1 sealpost_deliveries_total relay=main status=sent
+	echo "# daemon: queued to the metrics file saying sent: $_ms ms" >&2
+	wait_metric 0 sealpost_queue_messages state=pending
+	expect_metric 0 sealpost_queue_messages state=pending
+	stop_daemon
+	: > "$WLOG"
+	start_daemon
+	msg r2 | "$SEALPOST" -C "$CONF" -odq -t || fail "sealpost -odq"
+	wait_metric 2 sealpost_deliveries_total relay=main status=sent
+	expect_metric 2 sealpost_deliveries_total relay=main status=sent
+	stop_daemon
+}
+
+run_cases ${ONLY:-deliveries deferrals_bounces_hold unreachable daemon_restart}
