@@ -35,8 +35,10 @@ static int count_one(const char *id, struct envelope *env, const char *why, void
 			q->deferred++;
 		else
 			q->pending++;
-		if (q->oldest_arrival == 0 || env->arrival < q->oldest_arrival)
+		if (q->oldest_arrival == 0 || env->arrival < q->oldest_arrival) {
 			q->oldest_arrival = env->arrival;
+			snprintf(q->oldest_id, sizeof(q->oldest_id), "%s", env->id);
+		}
 	}
 	envelope_free(env); /* its contents are ours; the struct is the scanner's */
 	return 0;

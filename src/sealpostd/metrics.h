@@ -24,6 +24,7 @@
 struct queue_counts {
 	unsigned long pending, deferred, held;
 	time_t oldest_arrival;   /* of the messages not held; 0: none */
+	char oldest_id[24];      /* its queue id */
 };
 /* Count the queue: one envelope read per message. 0, or -1 with errno. */
 int metrics_count_queue(const char *spool_dir, struct queue_counts *q);
