@@ -19,7 +19,7 @@
  * a reason a person must fix (certificate refused, AUTH refused, OAuth
  * token refused, configuration error); else 1. Either way one line on
  * out saying so ("OK: ..." or what is wrong, the worst first, with how
- * many more problems there are).
+ * many more problems there are). A spool it cannot list is 1 too.
  */
 int health_check(const struct sp_config *cfg, unsigned max_age, FILE *out);
 
