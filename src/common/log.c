@@ -68,12 +68,35 @@ static const char *level_name(int pri)
 	}
 }
 
-/* Escape control bytes (and, for JSON, quotes and backslashes). */
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one
+ * (overlong forms and surrogates included). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* Escape control bytes (and, for JSON, quotes and backslashes; a byte
+ * that is not UTF-8 becomes U+FFFD so that every line is valid JSON). */
 static void add_escaped(struct buf *b, const char *s, bool json)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (json && (c == '"' || c == '\\')) {
+		if (json && c >= 0x80) {
+			size_t n = utf8_len((const unsigned char *)s);
+			if (n == 0) {
+				buf_adds(b, "\\ufffd");
+			} else {
+				buf_add(b, s, n);
+				s += n - 1;
+			}
+		} else if (json && (c == '"' || c == '\\')) {
 			buf_addc(b, '\\');
 			buf_addc(b, (char)c);
 		} else if (c < 0x20 || c == 0x7f) {
