@@ -34,6 +34,7 @@
 #include "config.h"
 
 #include "mailq.h"
+#include "mailq_jsonl.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -463,8 +464,9 @@ static int load_queue(const char *spool_dir, struct env_list *l, struct order_ke
 	return 0;
 }
 
-int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, size_t errlen)
+int mailq_print(const struct sp_config *cfg, enum mailq_format format, FILE *out, char *err, size_t errlen)
 {
+	bool json = format == MAILQ_JSON, lines = format == MAILQ_JSON_LINES;
 	struct env_list envs = { 0 };
 	struct order_key *order;
 	int rc = load_queue(cfg->spool_dir, &envs, &order, err, errlen);
@@ -480,7 +482,9 @@ int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, si
 	struct listing l = { .arrival = times, .next = times };
 	buf_init(&l.out);
 	uint64_t total = 0;
-	if (json)
+	if (lines)
+		; /* nothing but the messages: an empty queue prints nothing */
+	else if (json)
 		buf_adds(&l.out, n ? "[\n" : "[]\n");
 	else if (n == 0)
 		buf_adds(&l.out, "Mail queue is empty\n");
@@ -489,7 +493,9 @@ int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, si
 			   "----Arrival Time----", "-Sender/Recipient-------");
 	for (size_t i = 0; i < n; i++) {
 		struct envelope *env = &envs.envs[order[i].index];
-		if (json) {
+		if (lines) {
+			mailq_format_postqueue(&l.out, env);
+		} else if (json) {
 			format_json(&l, env);
 			buf_adds(&l.out, i + 1 < n ? ",\n" : "\n]\n");
 		} else {
@@ -504,7 +510,7 @@ int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, si
 	}
 	free(order);
 	free(envs.envs);
-	if (!json && n > 0)
+	if (format == MAILQ_TEXT && n > 0)
 		buf_printf(&l.out, "-- %llu Kbytes in %zu Request%s.\n",
 			   (unsigned long long)((total + 1023) / 1024), n, n == 1 ? "" : "s");
 	if (l.out.len)

@@ -15,13 +15,18 @@
 #include "conf.h"
 #include "util.h"
 
+/* The listing's form: the mailq layout, one JSON array (--json), or one
+ * object per line in Postfix's postqueue -j form (--json-lines,
+ * mailq_jsonl.c). A bool "json" still means TEXT or JSON. */
+enum mailq_format { MAILQ_TEXT = 0, MAILQ_JSON = 1, MAILQ_JSON_LINES = 2 };
+
 /*
  * Print the queue of cfg->spool_dir to out, oldest message first. Damaged
  * entries are skipped with a note on stderr. Returns 0, or a sysexits code
  * with a reason in err: EX_NOPERM (spool not readable), EX_IOERR (listing
  * or writing failed). A missing queue directory is an empty queue.
  */
-int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, size_t errlen);
+int mailq_print(const struct sp_config *cfg, enum mailq_format format, FILE *out, char *err, size_t errlen);
 
 /*
  * Append s (n bytes) to b as a JSON string, quotes included. Valid UTF-8

@@ -300,7 +300,8 @@ int main(int argc, char **argv)
 	if (o.mode == MODE_LIST) {
 		/* like Postfix, anyone may list the queue (ids, sizes, addresses) */
 		priv_raise();
-		int r = mailq_print(cfg, o.json, stdout, err, sizeof(err));
+		int r = mailq_print(cfg, o.json_lines ? MAILQ_JSON_LINES : o.json ? MAILQ_JSON : MAILQ_TEXT, stdout, err,
+				    sizeof(err));
 		priv_lower();
 		if (r)
 			fprintf(stderr, "%s: %s\n", prog, err);
