@@ -123,6 +123,13 @@ daemon_restart() {
 	echo "# daemon: queued to the metrics file saying sent: $_ms ms" >&2
 	wait_metric 0 sealpost_queue_messages state=pending
 	expect_metric 0 sealpost_queue_messages state=pending
+	# a held message appears; deleted, it goes (no delivery involved)
+	_h=$(msg h | enqueue -H alice@example.org bob@example.net)
+	wait_metric 1 sealpost_queue_messages state=held
+	expect_metric 1 sealpost_queue_messages state=held
+	"$SEALPOST" -C "$CONF" --delete "$_h" >/dev/null || fail "sealpost --delete"
+	wait_metric 0 sealpost_queue_messages state=held
+	expect_metric 0 sealpost_queue_messages state=held
 	stop_daemon
 	: > "$WLOG"
 	start_daemon

@@ -140,7 +140,8 @@ static int watch_queue(const struct sp_config *cfg)
 		return -1;
 	}
 	char *q = xasprintf("%s/queue", cfg->spool_dir);
-	if (inotify_add_watch(fd, q, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+	/* IN_DELETE only for metrics_file (sealpost --delete, finished mail) */
+	if (inotify_add_watch(fd, q, IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE) < 0) {
 		log_msg(LOG_WARNING, "cannot watch %s (%s): rescanning every %d s", q, strerror(errno), BUSY_RETRY);
 		close(fd);
 		fd = -1;
@@ -162,6 +163,9 @@ static void drain(struct sched *s)
 			size_t len = ev->len ? strnlen(ev->name, ev->len) : 0;
 			if (ev->mask & IN_Q_OVERFLOW) {
 				s->scan_at = 0;
+			} else if (len == SPOOL_ID_LEN + 4 && strcmp(ev->name + SPOOL_ID_LEN, ".env") == 0 &&
+				   (ev->mask & IN_DELETE)) {
+				metrics_changed(&s->metrics); /* delivered or deleted */
 			} else if (len == SPOOL_ID_LEN + 4 && strcmp(ev->name + SPOOL_ID_LEN, ".env") == 0) {
 				metrics_changed(&s->metrics); /* queued, held, released */
 				char id[SPOOL_ID_LEN + 1];
