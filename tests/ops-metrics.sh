@@ -173,4 +173,20 @@ full_spool() {
 	echo "# 10,000 queued: sealpostd --health took $(( ($(date +%s%N) - _t0) / 1000000 )) ms" >&2
 }
 
-run_cases ${ONLY:-deliveries deferrals_bounces_hold unreachable daemon_restart full_spool}
+# metrics_file in a directory that does not exist: mail flows, and the
+# problem is logged once, not on every rewrite.
+unwritable() {
+	wcase unwritable
+	start_smarthost
+	wconf "metrics_file = \"$CASE/missing/sealpost.prom\"" "$(relay_conf main "$SMTP_PORT")"
+	start_daemon
+	for i in 1 2 3; do
+		msg "u$i" | "$SEALPOST" -C "$CONF" -odq -t || fail "sealpost -odq"
+		wait_delivered "$i" 20 || fail "not delivered"
+	done
+	stop_daemon
+	_n=$(grep -c "metrics_file: cannot create $CASE/missing/sealpost.prom" "$WLOG")
+	[ "$_n" = 1 ] || fail "warned $_n times: $(cat "$WLOG")"
+}
+
+run_cases ${ONLY:-deliveries deferrals_bounces_hold unreachable daemon_restart unwritable full_spool}

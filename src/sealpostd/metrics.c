@@ -108,19 +108,39 @@ static void format_metrics(const struct queue_counts *q, const struct opstate *s
 	 * emitted: a family with no meaning would only mislead alerts. */
 }
 
+/* The daemon rewrites the file up to twice a second: a lasting problem
+ * (a missing directory) is logged when it starts and then every 10
+ * minutes, not on every write. */
+static void warn_limited(const char *what)
+{
+	static char last[512];
+	static time_t last_at;
+	time_t now = time(NULL);
+	if (strcmp(last, what) == 0 && now - last_at < 600 && now >= last_at)
+		return;
+	snprintf(last, sizeof(last), "%s", what);
+	last_at = now;
+	log_msg(LOG_WARNING, "%s", what);
+}
+
 int metrics_write(const struct sp_config *cfg)
 {
 	if (!cfg->metrics_file)
 		return 0;
 	struct queue_counts q;
+	char err[512];
 	if (metrics_count_queue(cfg->spool_dir, &q) < 0) {
-		log_msg(LOG_WARNING, "metrics not written: cannot list %s/queue: %s", cfg->spool_dir, strerror(errno));
+		snprintf(err, sizeof(err), "metrics not written: cannot list %s/queue: %s", cfg->spool_dir,
+			 strerror(errno));
+		warn_limited(err);
 		return -1;
 	}
 	struct opstate *st = xcalloc(1, sizeof(*st));
-	char err[512];
-	if (opstate_load(cfg->spool_dir, st, err, sizeof(err)) < 0)
-		log_msg(LOG_WARNING, "metrics: %s (counters start again)", err);
+	if (opstate_load(cfg->spool_dir, st, err, sizeof(err)) < 0) {
+		char why[600];
+		snprintf(why, sizeof(why), "metrics: %s (counters start again)", err);
+		warn_limited(why);
+	}
 	add_configured(cfg, st);
 	struct buf b;
 	buf_init(&b);
@@ -128,8 +148,11 @@ int metrics_write(const struct sp_config *cfg)
 	free(st);
 	int r = opstate_replace_file(cfg->metrics_file, b.data, b.len, 0644, err, sizeof(err));
 	buf_free(&b);
-	if (r < 0)
-		log_msg(LOG_WARNING, "metrics_file: %s", err);
+	if (r < 0) {
+		char why[600];
+		snprintf(why, sizeof(why), "metrics_file: %s", err);
+		warn_limited(why);
+	}
 	return r;
 }
 
