@@ -64,6 +64,8 @@ deliveries() {
 	msg three | enqueue alice@example.org bob@example.net >/dev/null
 	run_worker
 	expect_metric 4 sealpost_deliveries_total relay=main status=sent
+	# that run resumed the TLS session (spool/tls-cache): the expiry stays known
+	expect_metric "$_exp" sealpost_tls_peer_cert_expiry_timestamp_seconds relay=main
 }
 
 deferrals_bounces_hold() {
