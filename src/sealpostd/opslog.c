@@ -182,7 +182,10 @@ void opslog_flush(const char *spool_dir)
 	if (nnotes == 0)
 		return;
 	char err[512];
-	if (opstate_update(spool_dir, merge, NULL, err, sizeof(err)) < 0)
+	if (opstate_update(spool_dir, merge, NULL, err, sizeof(err)) < 0) {
+		/* nothing was merged: the notes wait for the next flush */
 		log_msg(LOG_WARNING, "metrics state not updated: %s", err);
+		return;
+	}
 	nnotes = 0;
 }

@@ -16,10 +16,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STATE_MAX_BYTES (1024 * 1024)
 #define STATE_MAGIC "sealpost-metrics 1"
+#define LOCK_WAIT_MS 5000
 
 static const char *const class_names[] = {
 	[OPS_NONE] = "-", [OPS_OK] = "ok", [OPS_TRANSIENT] = "transient",
@@ -270,8 +272,18 @@ int opstate_update(const char *spool_dir, void (*fn)(struct opstate *st, void *c
 		set_err(err, errlen, "cannot open %s/state/metrics.lock: %s", spool_dir, strerror(errno));
 		return -1;
 	}
-	while (flock(lock, LOCK_EX) < 0 && errno == EINTR)
-		;
+	/* holders only read and rewrite a small file: wait, but bounded */
+	uint64_t give_up = now_ms() + LOCK_WAIT_MS;
+	while (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || now_ms() >= give_up) {
+			set_err(err, errlen, "%s/state/metrics.lock: %s", spool_dir,
+				errno == EWOULDBLOCK ? "held too long by another process" : strerror(errno));
+			close(lock);
+			return -1;
+		}
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
 	struct opstate *st = xcalloc(1, sizeof(*st));
 	char why[256];
 	if (opstate_load(spool_dir, st, why, sizeof(why)) < 0)

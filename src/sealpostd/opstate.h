@@ -67,9 +67,10 @@ struct ops_relay *opstate_relay(struct opstate *st, const char *name);
 int opstate_load(const char *spool_dir, struct opstate *st, char *err, size_t errlen);
 
 /*
- * Lock the state, load it, let fn change it, write it back atomically.
- * A damaged file is logged and started afresh (the counters reset, which
- * Prometheus handles). 0, or -1 with err (state not writable).
+ * Lock the state (waiting at most 5 s), load it, let fn change it, write
+ * it back atomically. A damaged file is logged and started afresh (the
+ * counters reset, which Prometheus handles). 0, or -1 with err (state not
+ * writable, lock held too long): then nothing was written.
  */
 int opstate_update(const char *spool_dir, void (*fn)(struct opstate *st, void *ctx), void *ctx, char *err,
 		   size_t errlen);

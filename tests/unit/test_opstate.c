@@ -1,7 +1,8 @@
 /*
  * test_opstate.c - the metrics state file (opstate.c): table-driven cases
  * of the strict parser (a damaged file is refused, never misread), the
- * locked update round trip, the failure classifier for --health
+ * locked update round trip (and its bounded wait for the lock), the
+ * failure classifier for --health
  * (opslog_classify).
  */
 #include "config.h"
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,6 +110,19 @@ static void test_update(void)
 	CHECK(opstate_relay(st, "bad name") == NULL, "relay name checked");
 	free(st);
 	free(p);
+	/* a lock held by someone else: a bounded wait, then nothing written */
+	char *lp = xasprintf("%s/state/metrics.lock", dir);
+	int held = open(lp, O_RDWR);
+	CHECK(held >= 0 && flock(held, LOCK_EX) == 0, "take the lock");
+	uint64_t t0 = now_ms();
+	CHECK(opstate_update(dir, add_three, NULL, err, sizeof(err)) < 0, "update under a held lock");
+	CHECK(now_ms() - t0 >= 4000 && now_ms() - t0 < 30000, "waited %llu ms", (unsigned long long)(now_ms() - t0));
+	CHECK(strstr(err, "held too long") != NULL, "reason: %s", err);
+	close(held);
+	st = xcalloc(1, sizeof(*st));
+	CHECK(opstate_load(dir, st, err, sizeof(err)) == 0 && st->relays[0].sent == 6, "unchanged");
+	free(st);
+	free(lp);
 }
 
 static void test_classify(void)
