@@ -60,9 +60,15 @@ deliveries() {
 	[ "$(stat -c %a "$CASE/sealpost.prom")" = 644 ] || fail "mode $(stat -c %a "$CASE/sealpost.prom")"
 	# nothing left over from the atomic replacement
 	[ "$(ls "$CASE" | grep -c 'sealpost.prom.*tmp')" = 0 ] || fail "temporary file left: $(ls "$CASE")"
-	# a second run adds to the counters kept in the spool
+	[ "$(ls "$SPOOL/state" | grep -c 'tmp')" = 0 ] || fail "temporary state file left: $(ls "$SPOOL/state")"
+	# a second run adds to the counters kept in the spool, and removes what a
+	# writer killed mid-write left beside the file (an old one, not a fresh one)
+	touch -d '-1 hour' "$CASE/sealpost.prom.99998.tmp"
+	touch "$CASE/sealpost.prom.99999.tmp"
 	msg three | enqueue alice@example.org bob@example.net >/dev/null
 	run_worker
+	[ ! -e "$CASE/sealpost.prom.99998.tmp" ] || fail "stale temporary file left"
+	[ -e "$CASE/sealpost.prom.99999.tmp" ] || fail "a fresh temporary file (a writer at work) was removed"
 	expect_metric 4 sealpost_deliveries_total relay=main status=sent
 	# that run resumed the TLS session (spool/tls-cache): the expiry stays known
 	expect_metric "$_exp" sealpost_tls_peer_cert_expiry_timestamp_seconds relay=main

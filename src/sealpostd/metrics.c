@@ -147,6 +147,12 @@ int metrics_write(const struct sp_config *cfg)
 	format_metrics(&q, st, time(NULL), &b);
 	free(st);
 	int r = opstate_replace_file(cfg->metrics_file, b.data, b.len, 0644, err, sizeof(err));
+	/* a writer killed mid-write left its temporary file (the collector
+	 * ignores it; nobody else would remove it) */
+	char *slash = strrchr(cfg->metrics_file, '/');
+	char *dir = xstrndup(cfg->metrics_file, slash > cfg->metrics_file ? (size_t)(slash - cfg->metrics_file) : 1);
+	opstate_remove_stale_tmp(dir, slash + 1, 600);
+	free(dir);
 	buf_free(&b);
 	if (r < 0) {
 		char why[600];

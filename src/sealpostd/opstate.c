@@ -9,6 +9,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -255,6 +256,27 @@ int opstate_replace_file(const char *path, const void *data, size_t len, unsigne
 	return r;
 }
 
+void opstate_remove_stale_tmp(const char *dir, const char *base, unsigned min_age)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	size_t bl = strlen(base);
+	time_t limit = time(NULL) - (time_t)min_age;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		struct stat sb;
+		if (n <= bl + 5 || strncmp(de->d_name, base, bl) != 0 || de->d_name[bl] != '.' ||
+		    strcmp(de->d_name + n - 4, ".tmp") != 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+		    (min_age == 0 || sb.st_mtime < limit))
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 int opstate_update(const char *spool_dir, void (*fn)(struct opstate *st, void *ctx), void *ctx, char *err,
 		   size_t errlen)
 {
@@ -284,6 +306,9 @@ int opstate_update(const char *spool_dir, void (*fn)(struct opstate *st, void *c
 		struct timespec ts = { 0, 10 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
+	char *sdir = xasprintf("%s/state", spool_dir);
+	opstate_remove_stale_tmp(sdir, "metrics", 0); /* ours to clean: we hold the lock */
+	free(sdir);
 	struct opstate *st = xcalloc(1, sizeof(*st));
 	char why[256];
 	if (opstate_load(spool_dir, st, why, sizeof(why)) < 0)

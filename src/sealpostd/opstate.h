@@ -84,4 +84,9 @@ int opstate_update(const char *spool_dir, void (*fn)(struct opstate *st, void *c
 int opstate_replace_file(const char *path, const void *data, size_t len, unsigned mode, char *err,
 			 size_t errlen);
 
+/* Remove BASE.*.tmp files in dir left by a killed writer: every one
+ * (min_age 0, under the lock that serialises the writers), or those not
+ * changed for min_age seconds. */
+void opstate_remove_stale_tmp(const char *dir, const char *base, unsigned min_age);
+
 #endif

@@ -96,8 +96,15 @@ static void test_update(void)
 	char err[256];
 	char *p = xasprintf("%s/state/metrics", dir);
 	unlink(p);
+	/* a writer killed between create and rename left this */
+	char *stale = xasprintf("%s/state/metrics.99999.tmp", dir);
+	FILE *f = fopen(stale, "w");
+	if (f)
+		fclose(f);
 	CHECK(opstate_update(dir, add_three, NULL, err, sizeof(err)) == 0, "first update: %s", err);
 	CHECK(opstate_update(dir, add_three, NULL, err, sizeof(err)) == 0, "second update: %s", err);
+	CHECK(access(stale, F_OK) != 0, "stale temporary file removed under the lock");
+	free(stale);
 	struct opstate *st = xcalloc(1, sizeof(*st));
 	CHECK(opstate_load(dir, st, err, sizeof(err)) == 0, "load after update: %s", err);
 	CHECK(st->n == 1 && st->relays[0].sent == 6, "counters add up: %zu relays, sent %llu", st->n,
