@@ -106,6 +106,10 @@ Scenarios (--scenario):
   close-on-reuse           a connection that has had a transaction accepted
                            closes at the next MAIL, unanswered (a server that
                            drops kept connections)
+  send-as                  Microsoft 365's send-as rule (needs --auth): MAIL
+                           FROM and From: must be the AUTH identity, else
+                           550 5.7.60 / 554 5.2.252 SendAsDenied after DATA
+                           (tests/smarthost_policy.py)
   fail-first-N             451 4.3.0 at MAIL for the first N transactions
                            (same as --fail-first N)
   flaky                    nothing by itself: use --flaky (works with any
@@ -133,6 +137,8 @@ import threading
 import time
 import warnings
 
+import smarthost_policy  # provider send-as rules, beside this file
+
 # tls-old needs the deprecated TLS 1.0/1.1 constants on purpose.
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -153,6 +159,7 @@ FIXED_SCENARIOS = {
     "rcpt-mixed", "drop-mid-data", "drop-after-eod", "silent-before-greeting",
     "silent-after-starttls", "silent-in-handshake", "talk-before-greeting",
     "multiline-greeting", "slow", "flaky", "close-on-reuse"}
+FIXED_SCENARIOS |= smarthost_policy.SCENARIOS
 TLS_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
                 "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -681,6 +688,10 @@ class Session:
                 if size > self.size_limit():
                     self.reply("552 5.3.4 Message size exceeds fixed limit")
                     return
+        refusal = smarthost_policy.at_mail(self.o.scenario, self.auth_user, addr)
+        if refusal:
+            self.reply(refusal)
+            return
         if self.sc("mail-4xx"):
             self.reply("451 4.3.0 Temporary failure at MAIL (scenario)")
             return
@@ -756,10 +767,13 @@ class Session:
         if self.sc("drop-after-eod") or self.fault == "drop":
             self.log("event", "dropped-after-eod", size=len(body))
             raise Closed("scenario")
+        refusal = smarthost_policy.after_data(self.o.scenario, self.auth_user, body)
         if self.sc("eod-4xx"):
             self.reply("451 4.3.0 Try again later (scenario)")
         elif self.sc("eod-5xx"):
             self.reply("554 5.7.1 Message rejected (scenario)")
+        elif refusal:
+            self.reply(refusal)
         elif len(body) > self.size_limit():
             self.reply("552 5.3.4 Message size exceeds fixed limit")
         else:

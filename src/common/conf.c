@@ -67,6 +67,7 @@ static const struct rule rules[] = {
 	{ "relay", "password_command", V_TEXT, 0, 0 },
 	{ "relay", "auth", V_AUTH, 0, 0 },
 	{ "relay", "senders", V_PATTERN, 0, 0 },
+	{ "relay", "from_rewrite", V_ADDRESS_OPT, 0, 0 },
 	{ "tls_policy", "verify", V_VERIFY, 0, 0 },
 	{ "tls_policy", "ca_file", V_ABSPATH_OPT, 0, 0 },
 	{ "tls_policy", "verify_name", V_HOST, 0, 0 },
@@ -443,6 +444,7 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 	if (!r->auth)
 		r->auth = xstrdup("auto");
 	r->senders = get_list(sec, "senders", &r->nsenders);
+	r->from_rewrite = get_str(sec, "from_rewrite");
 
 	const char *n = r->name;
 	const char *password_key = r->password_file ? "password_file" : "password_command";
@@ -463,6 +465,9 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 			"relay \"%s\": username needs password_file or password_command", n);
 	else if (auth_set && !r->username)
 		conf_fail_at(conf_line_of(sec, "auth"), "relay \"%s\": auth without a username", n);
+	else if (r->from_rewrite && conf_from_rewrite_invalid(r->from_rewrite))
+		conf_fail_at(conf_line_of(sec, "from_rewrite"), "relay \"%s\": from_rewrite %s", n,
+			conf_from_rewrite_invalid(r->from_rewrite));
 }
 
 static void take_policy(struct sp_tls_policy *p, cfg_t *sec)
@@ -572,7 +577,7 @@ static void parse_into(struct sp_config *c, struct buf *text)
 	cfg_opt_t relay_opts[] = {
 		HOOK, STR("host"), NUM("port"), STR("tls"), STR("username"),
 		STR("password_file"), STR("password_command"), STR("auth"), LIST("senders"),
-		CFG_END()
+		STR("from_rewrite"), CFG_END()
 	};
 	cfg_opt_t policy_opts[] = {
 		HOOK, STR("verify"), STR("ca_file"), STR("verify_name"), LIST("pin_sha256"),
@@ -671,6 +676,7 @@ void conf_free(struct sp_config *c)
 		free(r->password_command);
 		free(r->auth);
 		free_list(r->senders, r->nsenders);
+		free(r->from_rewrite);
 	}
 	for (size_t i = 0; i < c->npolicies; i++) {
 		struct sp_tls_policy *p = &c->policies[i];

@@ -34,6 +34,7 @@ struct sp_relay {
 	char *auth;             /* "auto", "plain", "login", ... */
 	char **senders;         /* envelope sender patterns; nsenders == 0: any */
 	size_t nsenders;
+	char *from_rewrite;     /* NULL: off; else envelope sender and From: for this relay */
 };
 
 struct sp_tls_policy {

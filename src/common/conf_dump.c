@@ -152,6 +152,7 @@ static void dump_relay(FILE *out, const struct sp_config *cfg, const struct sp_r
 	put_list(out, "  ", "senders", r->senders, r->nsenders);
 	if (r->nsenders == 0)
 		fputs("  # senders: any envelope sender\n", out);
+	put_str(out, "  ", "from_rewrite", r->from_rewrite, "off");
 	dump_effective_policy(out, cfg, r);
 	fputs("}\n", out);
 }

@@ -10,9 +10,12 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/tls_cache.c src/sealpostd/tls_cache.h \
 	src/sealpostd/net.c src/sealpostd/net.h \
 	src/sealpostd/resolve.c src/sealpostd/resolve.h \
+	src/sealpostd/eyeballs.c src/sealpostd/eyeballs.h \
 	src/sealpostd/auth.c src/sealpostd/auth.h \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \
+	src/sealpostd/from_rewrite.c src/sealpostd/from_rewrite.h \
+	src/sealpostd/data_stream.c src/sealpostd/data_stream.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \
 	src/sealpostd/deliver.c src/sealpostd/deliver.h \
 	src/sealpostd/dsn.c src/sealpostd/dsn.h \
@@ -26,8 +29,8 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/opslog.c src/sealpostd/opslog.h \
 	src/sealpostd/metrics.c src/sealpostd/metrics.h \
 	src/sealpostd/health.c src/sealpostd/health.h
-src_sealpostd_libworker_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
-WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS)
+src_sealpostd_libworker_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(IDN_CFLAGS)
+WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS) $(IDN_LIBS)
 src_sealpostd_sealpostd_SOURCES = src/sealpostd/main.c
 src_sealpostd_sealpostd_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 src_sealpostd_sealpostd_LDADD = $(WORKER_LIBS)

@@ -14,6 +14,8 @@
 
 #include "smtp.h"
 #include "auth.h"
+#include "data_stream.h"
+#include "from_rewrite.h"
 #include "log.h"
 #include "util.h"
 
@@ -421,11 +423,12 @@ static void result_set(struct smtp_rcpt_result *res, enum smtp_stage stage, cons
 	}
 }
 
-static void mail_command(struct smtp_session *s, const struct envelope *env, struct buf *cmd)
+static void mail_command(struct smtp_session *s, const struct envelope *env, const struct from_plan *plan,
+			 struct buf *cmd)
 {
-	buf_printf(cmd, "MAIL FROM:<%s>", env->sender);
+	buf_printf(cmd, "MAIL FROM:<%s>", plan->sender);
 	if (s->caps.size)
-		buf_printf(cmd, " SIZE=%" PRIu64, env->size);
+		buf_printf(cmd, " SIZE=%" PRIu64, plan->size);
 	if ((env->flags & ENV_8BITMIME) && s->caps.eightbitmime)
 		buf_adds(cmd, " BODY=8BITMIME");
 	if ((env->flags & ENV_SMTPUTF8) && s->caps.smtputf8)
@@ -467,65 +470,6 @@ static void rcpt_command(struct smtp_session *s, const struct spool_rcpt *rc, st
 	}
 }
 
-/*
- * Stream the message: CRLF line ends (a stray bare CR or LF becomes CRLF:
- * no smuggling), a dot doubled at the start of a line, then CRLF.CRLF.
- */
-static int send_body(struct smtp_session *s, int fd, char *err, size_t errlen)
-{
-	enum { CHUNK = 8192 };
-	char in[CHUNK];
-	char out[2 * CHUNK + 8];
-	bool bol = true, cr = false;
-	off_t off = 0;
-	for (;;) {
-		ssize_t n = pread(fd, in, sizeof(in), off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			set_err(err, errlen, "cannot read the queued message: %s", strerror(errno));
-			return LOCAL_IO;
-		}
-		if (n == 0)
-			break;
-		off += n;
-		size_t o = 0;
-		for (ssize_t i = 0; i < n; i++) {
-			char c = in[i];
-			if (cr) {
-				out[o++] = '\r';
-				out[o++] = '\n';
-				bol = true;
-				cr = false;
-				if (c == '\n')
-					continue;
-			}
-			if (c == '\r') {
-				cr = true;
-				continue;
-			}
-			if (c == '\n') {
-				out[o++] = '\r';
-				out[o++] = '\n';
-				bol = true;
-				continue;
-			}
-			if (bol && c == '.')
-				out[o++] = '.';
-			out[o++] = c;
-			bol = false;
-		}
-		int rc = net_write(&s->conn, out, o, net_deadline(s->cfg->timeouts.data), err, errlen);
-		if (rc != 0)
-			return rc;
-	}
-	const char *tail = cr || bol ? (cr ? "\r\n.\r\n" : ".\r\n") : "\r\n.\r\n";
-	int rc = net_writes(&s->conn, tail, net_deadline(s->cfg->timeouts.data), err, errlen);
-	if (rc == 0)
-		rc = net_flush(&s->conn, net_deadline(s->cfg->timeouts.data), err, errlen);
-	return rc;
-}
-
 /* The session broke mid-transaction: every unfinished recipient is
  * temporary with the reason; the connection is dropped. */
 static int lost(struct smtp_session *s, enum smtp_stage stage, int local, const char *why,
@@ -554,13 +498,17 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 	/* Checks that need no dialogue. */
 	const char *refuse = NULL;
 	enum local_error refuse_class = LOCAL_NONE;
-	if ((env->flags & ENV_SMTPUTF8) && !s->caps.smtputf8) {
+	struct from_plan plan; /* the relay's from_rewrite, or the message as queued */
+	if (from_rewrite_plan(s->relay->from_rewrite, env, msg_fd, &plan, err, sizeof(err)) != 0) {
+		refuse = err;
+		refuse_class = LOCAL_IO;
+	} else if ((env->flags & ENV_SMTPUTF8) && !s->caps.smtputf8) {
 		refuse = "server lacks SMTPUTF8, which this message needs";
 		refuse_class = LOCAL_NEED_SMTPUTF8;
-	} else if (s->caps.size_max && env->size > s->caps.size_max) {
+	} else if (s->caps.size_max && plan.size > s->caps.size_max) {
 		refuse = "message size exceeds the server's SIZE limit";
 		refuse_class = LOCAL_TOO_BIG;
-	} else if (!address_ok(env->sender)) {
+	} else if (!address_ok(plan.sender)) {
 		refuse = "invalid envelope sender address";
 		refuse_class = LOCAL_BAD_ADDRESS;
 	}
@@ -592,7 +540,7 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 		}
 	}
 	enter(s, SMTP_MAIL);
-	mail_command(s, env, &cmd);
+	mail_command(s, env, &plan, &cmd);
 	if (rc == 0)
 		rc = put_cmd(s, cmd.data, err, sizeof(err));
 	if (pipelining) {
@@ -705,7 +653,7 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 		goto out;
 	}
 	enter(s, SMTP_BODY);
-	rc = send_body(s, msg_fd, err, sizeof(err));
+	rc = data_send(&s->conn, msg_fd, &plan, s->cfg->timeouts.data, err, sizeof(err));
 	if (rc != 0) {
 		ret = lost(s, STAGE_DATA, rc, err, done, n, res);
 		goto out;
@@ -727,6 +675,7 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 out:
 	if (ret == 0 && s->conn.fd >= 0)
 		enter(s, SMTP_READY);
+	from_plan_free(&plan);
 	free(done);
 	free(accepted);
 	return ret;
