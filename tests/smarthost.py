@@ -31,6 +31,9 @@ CLI (the contract other tests rely on):
       [--tls-max 1.0|1.1|1.2|1.3] [--tls-min ...]
                                         (--tls-max 1.0/1.1 also enables the old
                                         ciphers, like scenario tls-old)
+      [--weak-certs] [--ciphers LIST]   serve weak keys/signatures (OpenSSL
+                                        security level 0); TLS 1.2 suites
+      [--require-client-cert]           with --ca: no certificate, no session
       [--delay S]                       delay every reply (scenario slow: 0.2)
       [--fail-first N]                  451 at MAIL for the first N transactions
       [--flaky 'tempfail=P,drop=P,...'] [--seed N] [--stall-time S]
@@ -88,6 +91,7 @@ Scenarios (--scenario):
                            that reply at that step (data-* at the DATA command,
                            eod-* after the final dot; nothing stored)
   rcpt-mixed               first RCPT of each transaction 250, others 550 5.1.1
+  rcpt-mixed-close-at-data rcpt-mixed, then closes at DATA (no 354)
   drop-mid-data            closes after the first line of DATA content
   drop-after-eod           reads the final dot, never replies, closes (nothing
                            stored)
@@ -106,6 +110,8 @@ Scenarios (--scenario):
   close-on-reuse           a connection that has had a transaction accepted
                            closes at the next MAIL, unanswered (a server that
                            drops kept connections)
+  null-sender-501          "501 Invalid MAIL FROM address provided" to
+                           MAIL FROM:<> (Amazon SES); other senders as good
   send-as                  Microsoft 365's send-as rule (needs --auth): MAIL
                            FROM and From: must be the AUTH identity, else
                            550 5.7.60 / 554 5.2.252 SendAsDenied after DATA
@@ -158,7 +164,8 @@ FIXED_SCENARIOS = {
     "rcpt-4xx", "rcpt-5xx", "data-4xx", "data-5xx", "eod-4xx", "eod-5xx",
     "rcpt-mixed", "drop-mid-data", "drop-after-eod", "silent-before-greeting",
     "silent-after-starttls", "silent-in-handshake", "talk-before-greeting",
-    "multiline-greeting", "slow", "flaky", "close-on-reuse"}
+    "multiline-greeting", "slow", "flaky", "close-on-reuse", "null-sender-501",
+    "rcpt-mixed-close-at-data"}
 FIXED_SCENARIOS |= smarthost_policy.SCENARIOS
 TLS_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
                 "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
@@ -188,10 +195,13 @@ class Server:
     def make_context(self):
         o = self.opts
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if o.weak_certs or o.ciphers:
+            ctx.set_ciphers((o.ciphers or "DEFAULT") + ":@SECLEVEL=0")
         ctx.load_cert_chain(o.cert, o.key)
         if o.ca:
             ctx.load_verify_locations(o.ca)
-            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.verify_mode = ssl.CERT_REQUIRED if o.require_client_cert \
+                else ssl.CERT_OPTIONAL
         if o.old_tls:
             ctx.set_ciphers("@SECLEVEL=0:ALL")
             ctx.minimum_version = ssl.TLSVersion.TLSv1
@@ -403,7 +413,7 @@ class Session:
         self.tls_info = {"version": s.version(),
                          "cipher": cipher[0] if cipher else None,
                          "sni": getattr(s, "sealpost_sni", None),
-                         "client_cert": cn}
+                         "client_cert": cn, "resumed": s.session_reused}
         self.log("event", "tls-established", **self.tls_info)
 
     # --- state -----------------------------------------------------------
@@ -698,6 +708,9 @@ class Session:
         if self.sc("mail-5xx"):
             self.reply("550 5.7.1 Sender rejected (scenario)")
             return
+        if self.sc("null-sender-501") and addr == "":  # Amazon SES
+            self.reply("501 Invalid MAIL FROM address provided")
+            return
         fault = self.srv.next_transaction()
         if fault == "tempfail":
             self.reply("451 4.3.0 Try again later (test fault)")
@@ -732,7 +745,7 @@ class Session:
         if self.sc("rcpt-4xx"):
             self.reply("450 4.2.0 Mailbox temporarily unavailable (scenario)")
             return
-        if self.sc("rcpt-5xx") or (self.sc("rcpt-mixed") and self.rcpts):
+        if self.sc("rcpt-5xx") or (self.sc("rcpt-mixed", "rcpt-mixed-close-at-data") and self.rcpts):
             self.reply("550 5.1.1 No such user (scenario)")
             return
         self.rcpts.append(addr)
@@ -749,6 +762,9 @@ class Session:
         if not self.rcpts:
             self.reply("554 5.5.1 No valid recipients")
             return
+        if self.sc("rcpt-mixed-close-at-data"):
+            self.flush()  # the RCPT replies reach the client first
+            raise Closed("rcpt-mixed-close-at-data")
         if self.sc("data-4xx"):
             self.reply("451 4.3.0 Temporary failure at DATA (scenario)")
             return
@@ -905,6 +921,9 @@ def parse_args(argv):
     p.add_argument("--conn-timeout", type=float, default=60.0)
     p.add_argument("--tls-max", choices=sorted(TLS_VERSIONS))
     p.add_argument("--tls-min", choices=sorted(TLS_VERSIONS))
+    p.add_argument("--weak-certs", action="store_true")
+    p.add_argument("--ciphers")
+    p.add_argument("--require-client-cert", action="store_true")
     p.add_argument("--delay", type=float)
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--flaky", default="")

@@ -46,6 +46,7 @@ struct sp_tls_policy {
 	size_t npins;
 	int min_version;        /* 12 (TLS 1.2) or 13 (TLS 1.3) */
 	char *priority;         /* NULL: built-in */
+	char *security_profile; /* NULL: "medium"; see sealpost.conf(5) */
 	char *client_cert;
 	char *client_key;
 };
@@ -60,6 +61,7 @@ struct sp_config {
 	char *aliases_file;     /* NULL: none */
 	uint64_t max_message_size;
 	char *sender_rewrite;   /* NULL: off */
+	char *bounce_sender;    /* DSN sender where a relay refuses <>; NULL: MAILER-DAEMON@domain */
 	char *metrics_file;     /* Prometheus text file (sealpostd metrics.c); NULL: off */
 	struct sp_alias *aliases;
 	size_t naliases;

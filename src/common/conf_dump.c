@@ -131,6 +131,7 @@ static void dump_effective_policy(FILE *out, const struct sp_config *cfg, const 
 		fprintf(out, "  #   pin_sha256  = %s\n", p->pins[i]);
 	fprintf(out, "  #   min_version = %s\n", min_version_name(p->min_version));
 	fprintf(out, "  #   priority    = %s\n", p->priority ? p->priority : "built-in");
+	fprintf(out, "  #   security_profile = %s\n", p->security_profile ? p->security_profile : "medium");
 	if (p->client_cert)
 		fprintf(out, "  #   client_cert = %s, client_key = %s\n", p->client_cert, p->client_key);
 }
@@ -168,6 +169,7 @@ static void dump_policy(FILE *out, const struct sp_tls_policy *p)
 	put_list(out, "  ", "pin_sha256", p->pins, p->npins);
 	put_str(out, "  ", "min_version", min_version_name(p->min_version), "");
 	put_str(out, "  ", "priority", p->priority, "built-in");
+	put_str(out, "  ", "security_profile", p->security_profile, "medium");
 	put_str(out, "  ", "client_cert", p->client_cert, "none");
 	put_str(out, "  ", "client_key", p->client_key, "none");
 	fputs("}\n", out);
@@ -188,6 +190,10 @@ void conf_dump(const struct sp_config *cfg, FILE *out)
 	fprintf(out, "%-16s = %llu\n", "max_message_size",
 		(unsigned long long)cfg->max_message_size);
 	put_str(out, "", "sender_rewrite", cfg->sender_rewrite ? cfg->sender_rewrite : "", "");
+	if (cfg->bounce_sender && cfg->bounce_sender[0])
+		put_str(out, "", "bounce_sender", cfg->bounce_sender, "");
+	else
+		fprintf(out, "%-16s = \"MAILER-DAEMON@%s\"\n", "bounce_sender", cfg->domain ? cfg->domain : "");
 	put_str(out, "", "metrics_file", cfg->metrics_file, "off");
 
 	fputs("\nqueue {\n", out);

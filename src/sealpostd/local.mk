@@ -6,7 +6,8 @@ noinst_LIBRARIES += src/sealpostd/libworker.a
 src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/reply.c src/sealpostd/reply.h \
 	src/sealpostd/outcome.c src/sealpostd/outcome.h \
-	src/sealpostd/tls.c src/sealpostd/tls.h \
+	src/sealpostd/tls.c src/sealpostd/tls.h src/sealpostd/tls_internal.h \
+	src/sealpostd/tls_policy.c src/sealpostd/tls_verify.c src/sealpostd/tls_diag.c \
 	src/sealpostd/tls_cache.c src/sealpostd/tls_cache.h \
 	src/sealpostd/net.c src/sealpostd/net.h \
 	src/sealpostd/resolve.c src/sealpostd/resolve.h \
@@ -14,6 +15,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/auth.c src/sealpostd/auth.h \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \
+	src/sealpostd/tls_mode.c src/sealpostd/tls_mode.h \
 	src/sealpostd/from_rewrite.c src/sealpostd/from_rewrite.h \
 	src/sealpostd/data_stream.c src/sealpostd/data_stream.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \
@@ -25,6 +27,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/daemon.c src/sealpostd/daemon.h \
 	src/sealpostd/probe.c src/sealpostd/probe.h \
 	src/sealpostd/privdrop.c src/sealpostd/privdrop.h \
+	src/sealpostd/preflight.c src/sealpostd/preflight.h \
 	src/sealpostd/opstate.c src/sealpostd/opstate.h \
 	src/sealpostd/opslog.c src/sealpostd/opslog.h \
 	src/sealpostd/metrics.c src/sealpostd/metrics.h \

@@ -15,20 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Resumption data per relay address, for the life of the process: each
- * resumed session is verified again under the current policy (tls.c). */
+/* Resumption data per relay address, policy and identity (tls_cache_key),
+ * for the life of the process: each resumed session is verified again
+ * under the current policy (tls.c). */
 #define RESUME_SLOTS 16
 static struct {
-	char key[300];
+	char key[TLS_CACHE_KEY_MAX];
 	struct tls_resume data;
 	struct tls_cache_stamp stamp;
 } resume_cache[RESUME_SLOTS];
 static unsigned resume_next;
 
-static size_t resume_for(const struct sp_relay *relay)
+static size_t resume_for(const struct sp_config *cfg, const struct sp_relay *relay)
 {
-	char key[300];
-	snprintf(key, sizeof(key), "%s:%u:%d", relay->host, relay->port, (int)relay->tls);
+	char key[TLS_CACHE_KEY_MAX];
+	tls_cache_key(cfg, relay, key);
 	for (size_t i = 0; i < RESUME_SLOTS; i++)
 		if (strcmp(resume_cache[i].key, key) == 0)
 			return i;
@@ -48,7 +49,7 @@ void relay_pool_init(struct relay_pool *p, const struct sp_config *cfg, bool tra
 	for (size_t i = 0; i < p->n; i++) {
 		struct relay_link *l = &p->links[i];
 		l->relay = &cfg->relays[i];
-		size_t slot = resume_for(l->relay);
+		size_t slot = resume_for(cfg, l->relay);
 		l->resume = &resume_cache[slot].data;
 		l->cache_stamp = &resume_cache[slot].stamp;
 		l->session.conn.fd = -1;
@@ -92,7 +93,7 @@ static bool still_quiet(const struct smtp_session *s)
 static void share_ticket(struct relay_pool *p, struct relay_link *l)
 {
 	if (l->session.conn.tls && tls_resume_save(l->session.conn.tls))
-		tls_cache_store(p->cfg->spool_dir, l->relay, l->resume, l->cache_stamp);
+		tls_cache_store(p->cfg, l->relay, l->resume, l->cache_stamp);
 }
 
 static void set_label(struct relay_link *l)
@@ -115,7 +116,7 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 		l->open = false;
 	}
 	/* another worker may have left newer resumption data in the spool */
-	tls_cache_load(p->cfg->spool_dir, l->relay, l->resume, l->cache_stamp);
+	tls_cache_load(p->cfg, l->relay, l->resume, l->cache_stamp);
 	l->opened_ms = now_ms();
 	if (smtp_open(&l->session, p->cfg, l->relay, l->resume, p->trace) < 0) {
 		set_label(l);

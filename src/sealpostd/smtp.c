@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "smtp.h"
+#include "tls_mode.h"
 #include "auth.h"
 #include "data_stream.h"
 #include "from_rewrite.h"
@@ -69,6 +70,10 @@ static void set_fail(struct smtp_session *s, enum smtp_stage stage, enum local_e
 {
 	s->fail.stage = stage;
 	s->fail.local = local;
+	/* the log's tls= tells the truth: a failure inside a secured session
+	 * (EHLO, AUTH, a transaction) happened over TLS */
+	snprintf(s->fail.tls, sizeof(s->fail.tls), "%s",
+		 s->conn.tls && s->state > SMTP_HANDSHAKE ? net_tls_summary(&s->conn) : "");
 	s->fail.code = r ? r->code : 0;
 	snprintf(s->fail.enhanced, sizeof(s->fail.enhanced), "%s", r ? r->enhanced : "");
 	va_list ap;
@@ -210,7 +215,14 @@ static int do_greeting(struct smtp_session *s)
 	struct smtp_reply r;
 	char err[256];
 	enter(s, SMTP_GREETING);
-	int rc = get_reply(s, cmd_deadline(s), &r, err, sizeof(err));
+	uint64_t deadline = cmd_deadline(s);
+	/* tls = "starttls" on an implicit-TLS port: say so, do not wait */
+	char hint[400];
+	if (tls_mode_check_greeting(&s->conn, s->cfg, s->relay, s->pol, deadline, hint, sizeof(hint)) < 0) {
+		set_fail(s, STAGE_GREETING, LOCAL_CONFIG, NULL, "greeting: %s", hint);
+		return -1;
+	}
+	int rc = get_reply(s, deadline, &r, err, sizeof(err));
 	if (rc != 0) {
 		set_fail(s, STAGE_GREETING, rc, NULL, "greeting: %s", err);
 		return -1;
@@ -247,6 +259,7 @@ static int do_tls(struct smtp_session *s)
 			   rc == 0 ? "ACCEPTED" : "REJECTED");
 	}
 	if (rc != 0) {
+		tls_mode_hint_implicit(s->relay, rc, err, sizeof(err)); /* the reverse mistake */
 		set_fail(s, rc == LOCAL_PROTOCOL && !s->conn.tls ? STAGE_STARTTLS : STAGE_TLS, rc, NULL, "%s", err);
 		return -1;
 	}
