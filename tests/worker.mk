@@ -29,6 +29,11 @@ tests_unit_test_scram_LDADD = $(WORKER_LIBS)
 tests_unit_test_tls_policy_SOURCES = tests/unit/test_tls_policy.c
 tests_unit_test_tls_policy_CPPFLAGS = $(WORKER_UNIT_CPPFLAGS)
 tests_unit_test_tls_policy_LDADD = $(WORKER_LIBS)
+check_PROGRAMS += tests/unit/test_relay_gate
+TESTS += tests/unit/test_relay_gate
+tests_unit_test_relay_gate_SOURCES = tests/unit/test_relay_gate.c
+tests_unit_test_relay_gate_CPPFLAGS = $(WORKER_UNIT_CPPFLAGS)
+tests_unit_test_relay_gate_LDADD = $(WORKER_LIBS)
 tests_unit_test_dsn_SOURCES = tests/unit/test_dsn.c
 tests_unit_test_dsn_CPPFLAGS = $(WORKER_UNIT_CPPFLAGS)
 tests_unit_test_dsn_LDADD = $(WORKER_LIBS)
@@ -43,16 +48,19 @@ tests_unit_worker_enqueue_LDADD = $(COMMON_LIBS)
 
 # Integration: the worker against the test smarthost.
 TESTS += tests/worker-tls.sh tests/worker-smtp.sh tests/worker-postfix.sh tests/worker-daemon.sh \
-	tests/worker-dns.sh tests/worker-dualstack.sh tests/worker-fromrewrite.sh tests/worker-certs.sh
+	tests/worker-dns.sh tests/worker-dualstack.sh tests/worker-fromrewrite.sh tests/worker-certs.sh \
+	tests/worker-postfix-limits.sh
 EXTRA_DIST += tests/worker-lib.sh tests/worker-tls.sh tests/worker-smtp.sh \
 	tests/worker-postfix.sh tests/worker-daemon.sh tests/worker-dns.sh tests/worker-dualstack.sh \
-	tests/worker-fromrewrite.sh tests/worker-certs.sh tests/mkcerts-corpus.sh
+	tests/worker-fromrewrite.sh tests/worker-certs.sh tests/mkcerts-corpus.sh tests/worker-postfix-limits.sh
 
 # Queue semantics (issue 4): bounces, retries, failover, the daemon,
 # queue control, locking. queue-dsn.py checks a DSN's RFC 3464 structure.
 TESTS += tests/queue-bounce.sh tests/queue-retry.sh tests/queue-daemon.sh tests/queue-control.sh \
+	tests/queue-throttle.sh tests/queue-limits.sh \
 	tests/queue-locking.sh tests/queue-container.sh
 EXTRA_DIST += tests/queue-bounce.sh tests/queue-dsn.py tests/queue-retry.sh tests/queue-daemon.sh \
+	tests/queue-throttle.sh tests/queue-limits.sh \
 	tests/queue-control.sh tests/queue-locking.sh tests/queue-container.sh
 # bounces that used to be lost, against a real Postfix (issue 15)
 TESTS += tests/queue-bounce-postfix.sh

@@ -443,6 +443,7 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 	if (!r->auth)
 		r->auth = xstrdup("auto");
 	r->senders = get_list(sec, "senders", &r->nsenders);
+	conf_limits_take(r, sec);
 	r->from_rewrite = get_str(sec, "from_rewrite");
 
 	const char *n = r->name;
@@ -578,7 +579,7 @@ static void parse_into(struct sp_config *c, struct buf *text)
 	cfg_opt_t relay_opts[] = {
 		HOOK, STR("host"), NUM("port"), STR("tls"), STR("username"),
 		STR("password_file"), STR("password_command"), STR("auth"), LIST("senders"),
-		STR("from_rewrite"), CFG_END()
+		STR("from_rewrite"), CFG_SEC("limits", conf_limits_opts, CFGF_MULTI), CFG_END()
 	};
 	cfg_opt_t policy_opts[] = {
 		HOOK, STR("verify"), STR("ca_file"), STR("verify_name"), LIST("pin_sha256"),

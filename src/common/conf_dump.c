@@ -154,6 +154,7 @@ static void dump_relay(FILE *out, const struct sp_config *cfg, const struct sp_r
 	if (r->nsenders == 0)
 		fputs("  # senders: any envelope sender\n", out);
 	put_str(out, "  ", "from_rewrite", r->from_rewrite, "off");
+	conf_limits_dump(out, cfg, r);
 	dump_effective_policy(out, cfg, r);
 	fputs("}\n", out);
 }

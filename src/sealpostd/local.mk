@@ -19,6 +19,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/from_rewrite.c src/sealpostd/from_rewrite.h \
 	src/sealpostd/data_stream.c src/sealpostd/data_stream.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \
+	src/sealpostd/relay_gate.c src/sealpostd/relay_gate.h \
 	src/sealpostd/deliver.c src/sealpostd/deliver.h \
 	src/sealpostd/dsn.c src/sealpostd/dsn.h \
 	src/sealpostd/bounce.c src/sealpostd/bounce.h \
