@@ -13,6 +13,7 @@ pkgs="build-essential autoconf automake libtool pkg-config libgnutls28-dev
  php-cli bsd-mailx mandoc clang libclang-rt-14-dev valgrind strace"
 pkgs="$pkgs libidn-dev" # SASLprep for SCRAM (src/sealpostd/scram.c)
 pkgs="$pkgs libcurl4-gnutls-dev libjson-c-dev dovecot-core" # OAuth helper (src/oauth), its tests
+pkgs="$pkgs python3-prometheus-client" # tests/ops-prom.py reads metrics_file with it
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -30,6 +30,7 @@ conf() {
 hostname = "client.example.org"
 domain = "example.org"
 spool_dir = "$spool"
+metrics_file = "$T/metrics.$1.prom"
 log = "stderr"
 relay "pf" {
   host = "127.0.0.1"
@@ -82,6 +83,10 @@ run cc client_credentials xoauth2 XOAUTH2 3
 [ "$(oauth_stat client_credentials)" = $((before + 1)) ] ||
 	fail "client_credentials: $(($(oauth_stat client_credentials) - before)) token requests for 3 messages"
 ok "client_credentials + XOAUTH2 via Postfix/Dovecot: 3 messages, one token request"
+exp=$(sed -n 's/^expires //p' "$T/spool.cc/oauth/pf")
+grep -qx "sealpost_oauth2_token_expiry_timestamp_seconds{relay=\"pf\"} $exp" "$T/metrics.cc.prom" ||
+	fail "metrics: no token expiry $exp: $(grep oauth2 "$T/metrics.cc.prom")"
+ok "metrics_file: sealpost_oauth2_token_expiry_timestamp_seconds is the cached token's expiry"
 
 "$SEALPOSTD" -C "$T/conf.cc" --probe > "$T/probe.out" 2>&1 || fail "probe: $(cat "$T/probe.out")"
 grep -q 'OAuth: refresh token none, access token valid until' "$T/probe.out" || fail "probe: no token state: $(cat "$T/probe.out")"

@@ -8,6 +8,7 @@ src_sealpost_sealpost_SOURCES = \
 	src/sealpost/options.c src/sealpost/options.h \
 	src/sealpost/submit.c src/sealpost/submit.h \
 	src/sealpost/mailq.c src/sealpost/mailq.h \
+	src/sealpost/mailq_jsonl.c src/sealpost/mailq_jsonl.h \
 	src/sealpost/bs.c src/sealpost/bs.h src/sealpost/bs_parse.c \
 	src/sealpost/priv.c src/sealpost/priv.h \
 	src/sealpost/worker_kick.c src/sealpost/worker_kick.h \

@@ -34,6 +34,7 @@
 #include "config.h"
 
 #include "mailq.h"
+#include "mailq_jsonl.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -475,14 +476,15 @@ static int load_queue(const char *spool_dir, mailq_fetch_fn fetch, size_t *hidde
 	return 0;
 }
 
-int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, size_t errlen)
+int mailq_print(const struct sp_config *cfg, enum mailq_format format, FILE *out, char *err, size_t errlen)
 {
-	return mailq_print_from(cfg, NULL, json, out, err, errlen);
+	return mailq_print_from(cfg, NULL, format, out, err, errlen);
 }
 
-int mailq_print_from(const struct sp_config *cfg, mailq_fetch_fn fetch, bool json, FILE *out, char *err,
+int mailq_print_from(const struct sp_config *cfg, mailq_fetch_fn fetch, enum mailq_format format, FILE *out, char *err,
 		     size_t errlen)
 {
+	bool json = format == MAILQ_JSON, lines = format == MAILQ_JSON_LINES;
 	struct env_list envs = { 0 };
 	struct order_key *order;
 	size_t hidden;
@@ -499,7 +501,9 @@ int mailq_print_from(const struct sp_config *cfg, mailq_fetch_fn fetch, bool jso
 	struct listing l = { .arrival = times, .next = times };
 	buf_init(&l.out);
 	uint64_t total = 0;
-	if (json)
+	if (lines)
+		; /* nothing but the messages: an empty queue prints nothing */
+	else if (json)
 		buf_adds(&l.out, n ? "[\n" : "[]\n");
 	else if (n == 0 && hidden == 0)
 		buf_adds(&l.out, "Mail queue is empty\n");
@@ -510,7 +514,9 @@ int mailq_print_from(const struct sp_config *cfg, mailq_fetch_fn fetch, bool jso
 			   "----Arrival Time----", "-Sender/Recipient-------");
 	for (size_t i = 0; i < n; i++) {
 		struct envelope *env = &envs.envs[order[i].index];
-		if (json) {
+		if (lines) {
+			mailq_format_postqueue(&l.out, env);
+		} else if (json) {
 			format_json(&l, env);
 			buf_adds(&l.out, i + 1 < n ? ",\n" : "\n]\n");
 		} else {
@@ -525,10 +531,10 @@ int mailq_print_from(const struct sp_config *cfg, mailq_fetch_fn fetch, bool jso
 	}
 	free(order);
 	free(envs.envs);
-	if (!json && n > 0)
+	if (format == MAILQ_TEXT && n > 0)
 		buf_printf(&l.out, "-- %llu Kbytes in %zu Request%s.\n",
 			   (unsigned long long)((total + 1023) / 1024), n, n == 1 ? "" : "s");
-	if (!json && n > 0 && hidden > 0)
+	if (format == MAILQ_TEXT && n > 0 && hidden > 0)
 		buf_printf(&l.out, "-- %zu more of other users are not shown.\n", hidden);
 	if (l.out.len)
 		fwrite(l.out.data, 1, l.out.len, out);

@@ -345,12 +345,13 @@ int main(int argc, char **argv)
 	}
 	if (o.mode == MODE_LIST) {
 		int r;
+		enum mailq_format fmt = o.json_lines ? MAILQ_JSON_LINES : o.json ? MAILQ_JSON : MAILQ_TEXT;
 		if (acts_directly(cfg))
 			r = priv_become_spool_owner(cfg->spool_dir, err, sizeof(err)) < 0
 				    ? EX_NOPERM
-				    : mailq_print(cfg, o.json, stdout, err, sizeof(err));
+				    : mailq_print(cfg, fmt, stdout, err, sizeof(err));
 		else /* an ordinary user of a system install: through sealpostd */
-			r = mailq_print_from(cfg, control_list, o.json, stdout, err, sizeof(err));
+			r = mailq_print_from(cfg, control_list, fmt, stdout, err, sizeof(err));
 		if (r)
 			fprintf(stderr, "%s: %s\n", prog, err);
 		conf_free(cfg);

@@ -39,6 +39,7 @@ struct options {
 	bool ignore_dots;        /* -i, -oi */
 	bool verbose;            /* -v */
 	bool json;               /* --json (with -bp) */
+	bool json_lines;         /* --json-lines (with -bp): postqueue -j form */
 	bool queue_foreground;   /* -qf */
 	const char *sender;      /* -f / -r; NULL if not given */
 	const char *full_name;   /* -F */

@@ -381,8 +381,9 @@ int auth_oauth(struct netconn *c, const struct sp_config *cfg, const struct sp_r
 	       unsigned mech, struct smtp_reply *last, char *err, size_t errlen)
 {
 	struct oauth_lease lease;
-	if (oauth_get_token(cfg, relay, NULL, &lease, err, errlen) < 0)
-		return LOCAL_AUTH;
+	int got = oauth_get_token(cfg, relay, NULL, &lease, err, errlen);
+	if (got < 0) /* an endpoint that is down is a connection failure, not a refusal */
+		return got == -2 ? LOCAL_CONNECT : LOCAL_AUTH;
 	int r = auth_run(c, mech, relay, lease.token, net_deadline(cfg->timeouts.command), last, err, errlen);
 	if (r == LOCAL_AUTH && last->code >= 500) {
 		/* refused: the token may have been revoked or expired early;

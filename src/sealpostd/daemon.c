@@ -26,6 +26,7 @@
 #include "log.h"
 #include "pickup.h"
 #include "control.h"
+#include "metrics.h"
 #include "queue_run.h"
 #include "spool.h"
 #include "util.h"
@@ -83,6 +84,7 @@ struct sched {
 	bool pickup;             /* the maildrop has something (or may have) */
 	int lock;
 	unsigned gen;            /* bumped by each reload */
+	struct metrics_pace metrics; /* metrics_file: coalesced rewrites */
 };
 
 static void on_child(int sig)
@@ -156,7 +158,8 @@ static int watch_queue(const struct sp_config *cfg)
 		return -1;
 	}
 	char *q = xasprintf("%s/queue", cfg->spool_dir);
-	if (inotify_add_watch(fd, q, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+	/* IN_DELETE only for metrics_file (sealpost --delete, finished mail) */
+	if (inotify_add_watch(fd, q, IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE) < 0) {
 		log_msg(LOG_WARNING, "cannot watch %s (%s): rescanning every %d s", q, strerror(errno), BUSY_RETRY);
 		close(fd);
 		fd = -1;
@@ -181,7 +184,11 @@ static void drain(struct sched *s)
 				s->pickup = true;
 			} else if (s->drop_wd >= 0 && ev->wd == s->drop_wd) {
 				s->pickup = true;
+			} else if (len == SPOOL_ID_LEN + 4 && strcmp(ev->name + SPOOL_ID_LEN, ".env") == 0 &&
+				   (ev->mask & IN_DELETE)) {
+				metrics_changed(&s->metrics); /* delivered or deleted */
 			} else if (len == SPOOL_ID_LEN + 4 && strcmp(ev->name + SPOOL_ID_LEN, ".env") == 0) {
+				metrics_changed(&s->metrics); /* queued, held, released */
 				char id[SPOOL_ID_LEN + 1];
 				memcpy(id, ev->name, SPOOL_ID_LEN);
 				id[SPOOL_ID_LEN] = '\0';
@@ -298,6 +305,7 @@ static void hear(struct sched *s, struct child *c)
 		c->ids.n = 0;
 		c->idle_since = now_ms();
 		scan_soon(s);
+		metrics_changed(&s->metrics); /* a batch changed the queue */
 		return;
 	}
 	retire(c); /* gone: reap() collects it */
@@ -576,6 +584,9 @@ static void wait_for_work(struct sched *s)
 		if (c->ids.n == 0 && c->idle_since + WORKER_IDLE_MS < until)
 			until = c->idle_since + WORKER_IDLE_MS;
 	}
+	uint64_t metrics_at = metrics_due_at(*s->cfg, &s->metrics);
+	if (metrics_at < until)
+		until = metrics_at;
 	uint64_t ms = until > now ? until - now : 0;
 	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
 	int r = ppoll(p, np, &ts, &s->wait_mask);
@@ -683,6 +694,7 @@ int daemon_run(struct sp_config **cfg, const struct daemon_options *o)
 		}
 		retire_idle(s);
 		dispatch(s);
+		metrics_tick(*s->cfg, &s->metrics);
 		wait_for_work(s);
 	}
 	log_msg(LOG_INFO, "stopping: waiting for %zu worker(s) to finish their current message", s->nkids);

@@ -32,7 +32,11 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/privdrop.c src/sealpostd/privdrop.h \
 	src/sealpostd/pickup.c src/sealpostd/pickup.h \
 	src/sealpostd/control.c src/sealpostd/control.h \
-	src/sealpostd/preflight.c src/sealpostd/preflight.h
+	src/sealpostd/preflight.c src/sealpostd/preflight.h \
+	src/sealpostd/opstate.c src/sealpostd/opstate.h \
+	src/sealpostd/opslog.c src/sealpostd/opslog.h \
+	src/sealpostd/metrics.c src/sealpostd/metrics.h \
+	src/sealpostd/health.c src/sealpostd/health.h
 src_sealpostd_libworker_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(IDN_CFLAGS)
 WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS) $(IDN_LIBS)
 src_sealpostd_sealpostd_SOURCES = src/sealpostd/main.c

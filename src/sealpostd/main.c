@@ -1,7 +1,7 @@
 /*
  * main.c - sealpostd, the relay worker: options, config, logging, signals,
- * privilege drop, then one of --once, --check-config, --probe or the
- * daemon. The only program that links GnuTLS and reads relay credentials.
+ * privilege drop, then one of --once, --check-config, --probe, --health
+ * or the daemon. The only program that links GnuTLS and reads relay credentials.
  * Started as root it drops to the "sealpost" user, or refuses to run when
  * that user does not exist, unless --allow-root says root is intended;
  * started by the front end it runs as the caller.
@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "health.h"
 #include "log.h"
 #include "oauth_client.h"
 #include "pickup.h"
@@ -70,6 +71,8 @@ static void usage(FILE *out)
 		"       sealpostd [-C FILE] --check-config       validate and print the settings\n"
 		"       sealpostd [-C FILE] [-v] --probe         test each relay, send no mail\n"
 		"       sealpostd [-C FILE] --oauth-login RELAY  sign in to RELAY's OAuth provider\n"
+		"       sealpostd [-C FILE] --health [--max-age DURATION]\n"
+		"                                                exit 0 when mail flows, else 1 and why\n"
 		"options:\n"
 		"  -C FILE          config file (default %s)\n"
 		"  -v               log to stderr too; twice: trace the SMTP dialogue\n"
@@ -84,12 +87,14 @@ static void usage(FILE *out)
 		"  --allow-root     started as root: stay root (containers, root's own\n"
 		"                   spool); without it root drops to the worker user\n"
 		"                   and refuses to run when that user does not exist\n"
+		"  --max-age DURATION  with --health: the oldest a queued message may be\n"
+		"                   (default 1h; seconds or with s, m, h, d)\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    print the version\n",
 		conf_default_path());
 }
 
-enum mode { MODE_DAEMON, MODE_ONCE, MODE_CHECK, MODE_PROBE, MODE_OAUTH_LOGIN };
+enum mode { MODE_DAEMON, MODE_ONCE, MODE_CHECK, MODE_PROBE, MODE_HEALTH, MODE_OAUTH_LOGIN };
 
 /* --check-config: the effective settings, then whether each relay's TLS
  * policy can be applied (trust store, client key, priority string). */
@@ -155,7 +160,7 @@ int main(int argc, char **argv)
 	ensure_std_fds();
 	umask(027);
 	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE, OPT_LOCKFD, OPT_ALLOW_ROOT,
-	       OPT_OAUTH };
+	       OPT_HEALTH, OPT_MAXAGE, OPT_OAUTH };
 	static const struct option longopts[] = {
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
@@ -166,6 +171,8 @@ int main(int argc, char **argv)
 		{ "lock-fd", required_argument, NULL, OPT_LOCKFD },
 		{ "oauth-login", required_argument, NULL, OPT_OAUTH },
 		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
+		{ "health", no_argument, NULL, OPT_HEALTH },
+		{ "max-age", required_argument, NULL, OPT_MAXAGE },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -176,6 +183,8 @@ int main(int argc, char **argv)
 	const char *pid_path = NULL;
 	const char *login_relay = NULL;
 	int lock_fd = -1;
+	unsigned max_age = HEALTH_DEFAULT_MAX_AGE;
+	bool max_age_set = false;
 	enum mode mode = MODE_DAEMON;
 	int modes = 0, verbose = 0;
 	bool detach = false, flush = false, allow_root = false;
@@ -196,6 +205,14 @@ int main(int argc, char **argv)
 		case OPT_FLUSH: flush = true; break;
 		case OPT_PIDFILE: pid_path = optarg; break;
 		case OPT_ALLOW_ROOT: allow_root = true; break;
+		case OPT_HEALTH: mode = MODE_HEALTH; modes++; break;
+		case OPT_MAXAGE:
+			if (!conf_parse_duration(optarg, &max_age) || max_age == 0) {
+				fprintf(stderr, "sealpostd: --max-age needs a duration (seconds, or with s, m, h, d)\n");
+				return EX_USAGE;
+			}
+			max_age_set = true;
+			break;
 		case OPT_LOCKFD: {
 			uint64_t v;
 			if (!parse_u64(optarg, &v) || v < 3 || v > 65535) {
@@ -220,7 +237,7 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (modes > 1 || ((only_id || flush) && mode != MODE_ONCE) || (lock_fd >= 0 && !only_id) ||
-	    ((detach || pid_path) && mode != MODE_DAEMON)) {
+	    ((detach || pid_path) && mode != MODE_DAEMON) || (max_age_set && mode != MODE_HEALTH)) {
 		fprintf(stderr, "sealpostd: conflicting options\n");
 		usage(stderr);
 		return EX_USAGE;
@@ -233,7 +250,16 @@ int main(int argc, char **argv)
 	char err[512];
 	if (conf_load(conf_path, false, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sealpostd: %s\n", err);
+		if (mode == MODE_HEALTH) { /* a health check says why on stdout, exit 1 */
+			printf("CRITICAL: configuration error: %s\n", err);
+			return 1;
+		}
 		return EX_CONFIG;
+	}
+	if (mode == MODE_HEALTH) { /* reads only: no log, no TLS, no privilege change */
+		int st = health_check(cfg, max_age, stdout);
+		conf_free(cfg);
+		return st;
 	}
 	if (mode == MODE_CHECK) {
 		int st = check_config(cfg, conf_path);

@@ -87,7 +87,8 @@ static int parse_reply(char *s, const struct sp_relay *relay, struct oauth_lease
 				*p = '?';
 		char *text = strchr(s + 6, ' ');
 		set_err(err, errlen, "OAuth token for relay %s: %s", relay->name, text ? text + 1 : s + 6);
-		return -1;
+		/* the endpoint down or garbled: nothing for a person to fix yet */
+		return strncmp(s + 6, "unreachable ", 12) == 0 || strncmp(s + 6, "protocol ", 9) == 0 ? -2 : -1;
 	}
 	unsigned long long gen;
 	long long exp;
@@ -171,7 +172,7 @@ static int from_helper(const struct sp_config *cfg, const struct sp_relay *relay
 	buf[n] = '\0';
 	int r;
 	if (rc == -2)
-		r = -1, set_err(err, errlen, "OAuth token for relay %s: the helper did not answer within %us",
+		r = -2, set_err(err, errlen, "OAuth token for relay %s: the helper did not answer within %us",
 				relay->name, timeout_s);
 	else if (rc != 0 || memchr(buf, '\0', n))
 		r = -1, set_err(err, errlen, "OAuth token for relay %s: unreadable answer from the helper",

@@ -23,7 +23,9 @@ struct oauth_lease {
 /*
  * An access token for relay (which has an oauth2 block). refused, when
  * not NULL, is the token the server just refused: a newer one is wanted.
- * 0, or -1 with err saying what failed and what to run, e.g.
+ * 0; -2 when the token endpoint is unreachable or garbled (transient);
+ * -1 when a person must act; both with err saying what failed and what
+ * to run, e.g.
  * "OAuth token for relay m365: the token endpoint refused the grant
  * (invalid_grant: ...): run sealpostd --oauth-login m365".
  */
