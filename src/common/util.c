@@ -209,6 +209,21 @@ ssize_t read_retry(int fd, void *p, size_t n)
 	}
 }
 
+bool read_line_fd(int fd, char *line, size_t cap)
+{
+	size_t n = 0;
+	while (n + 1 < cap) {
+		if (read_retry(fd, line + n, 1) <= 0)
+			return false;
+		if (line[n] == '\n') {
+			line[n] = '\0';
+			return true;
+		}
+		n++;
+	}
+	return false;
+}
+
 int fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

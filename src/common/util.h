@@ -51,6 +51,10 @@ size_t fill_bounded(void *dst, size_t cap, size_t *len, const void *src, size_t 
 int write_all(int fd, const void *p, size_t n);
 /* read() retrying on EINTR. */
 ssize_t read_retry(int fd, void *p, size_t n);
+/* One line of at most cap-1 bytes, read a byte at a time (nothing past the
+ * newline is consumed), without its newline. false on EOF, an error or a
+ * line too long. */
+bool read_line_fd(int fd, char *line, size_t cap);
 /* fsync the directory that holds path-like dir. 0 or -1/errno. */
 int fsync_dir(const char *dir);
 

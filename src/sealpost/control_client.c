@@ -52,22 +52,6 @@ static int connect_daemon(const char *spool_dir, const char *request, char *err,
 }
 
 /* One line (without its newline) of at most cap-1 bytes. */
-static bool read_line(int fd, char *line, size_t cap)
-{
-	size_t n = 0;
-	while (n + 1 < cap) {
-		ssize_t r = read_retry(fd, line + n, 1);
-		if (r <= 0)
-			return false;
-		if (line[n] == '\n') {
-			line[n] = '\0';
-			return true;
-		}
-		n++;
-	}
-	return false;
-}
-
 /* "error CODE TEXT": code and text; anything else is EX_PROTOCOL. */
 static int error_reply(const char *line, char *err, size_t errlen)
 {
@@ -92,7 +76,7 @@ int control_request(const char *spool_dir, const char *request, FILE *out, char 
 	if (fd < 0)
 		return EX_TEMPFAIL;
 	char line[CONTROL_MAX_REPLY];
-	bool got = read_line(fd, line, sizeof(line));
+	bool got = read_line_fd(fd, line, sizeof(line));
 	close(fd);
 	if (!got) {
 		set_err(err, errlen, "sealpostd closed the connection (busy, or the request timed out)");
@@ -116,7 +100,7 @@ int control_list(const char *spool_dir, int (*fn)(const char *id, struct envelop
 	set_err(err, errlen, "sealpostd's listing was cut short");
 	char line[CONTROL_MAX_REPLY];
 	char *text = NULL;
-	while (read_line(fd, line, sizeof(line))) {
+	while (read_line_fd(fd, line, sizeof(line))) {
 		uint64_t v;
 		if (strncmp(line, "end ", 4) == 0 && parse_u64(line + 4, &v)) {
 			*hidden = (size_t)v;

@@ -58,18 +58,7 @@ static void set_timeout(int fd, int opt, int seconds)
 /* The request line, without its newline. false on timeout or junk. */
 static bool read_request(int fd, char *line, size_t cap)
 {
-	size_t n = 0;
-	while (n + 1 < cap) {
-		ssize_t r = recv(fd, line + n, 1, 0);
-		if (r <= 0)
-			return false;
-		if (line[n] == '\n') {
-			line[n] = '\0';
-			return true;
-		}
-		n++;
-	}
-	return false;
+	return read_line_fd(fd, line, cap);
 }
 
 static void reply(int fd, int code, const char *text)

@@ -87,6 +87,25 @@ struct sched {
 	struct metrics_pace metrics; /* metrics_file: coalesced rewrites */
 };
 
+/* In a child of the daemon (a worker, a control request): the lock, the
+ * watch, the control socket and the workers' sockets stay the daemon's;
+ * signals are unblocked and SIGCHLD is the default again. */
+static void child_leave_daemon(struct sched *s)
+{
+	close(s->lock);
+	if (s->ino >= 0)
+		close(s->ino);
+	if (s->control >= 0)
+		close(s->control);
+	for (size_t k = 0; k < s->nkids; k++)
+		if (s->kids[k].sock >= 0)
+			close(s->kids[k].sock);
+	sigset_t none;
+	sigemptyset(&none);
+	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 static void on_child(int sig)
 {
 	(void)sig; /* only to interrupt ppoll */
@@ -410,20 +429,8 @@ static bool start_child(struct sched *s)
 		return false;
 	}
 	if (pid == 0) {
-		/* the lock, the watch and the other workers stay the daemon's */
 		close(sv[0]);
-		close(s->lock);
-		if (s->ino >= 0)
-			close(s->ino);
-		if (s->control >= 0)
-			close(s->control);
-		for (size_t k = 0; k < s->nkids; k++)
-			if (s->kids[k].sock >= 0)
-				close(s->kids[k].sock);
-		sigset_t none;
-		sigemptyset(&none);
-		signal(SIGCHLD, SIG_DFL);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		child_leave_daemon(s);
 		worker_main(s, sv[1]);
 	}
 	close(sv[1]);
@@ -531,20 +538,10 @@ static void serve_control(struct sched *s)
 		}
 		pid_t pid = fork();
 		if (pid == 0) {
-			close(s->control);
-			close(s->lock);
-			if (s->ino >= 0)
-				close(s->ino);
-			for (size_t k = 0; k < s->nkids; k++)
-				if (s->kids[k].sock >= 0)
-					close(s->kids[k].sock);
-			sigset_t none;
-			sigemptyset(&none);
-			signal(SIGCHLD, SIG_DFL);
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGINT, SIG_DFL);
 			signal(SIGHUP, SIG_DFL);
-			sigprocmask(SIG_SETMASK, &none, NULL);
+			child_leave_daemon(s);
 			int st = control_serve(*s->cfg, fd);
 			log_close();
 			_exit(st);
