@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,3 +423,23 @@ void fault_point(const char *name)
 		raise(SIGKILL);
 }
 #endif
+
+char *program_near_self(const char *const rel[], size_t nrel, const char *fallback)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			for (size_t i = 0; i < nrel; i++) {
+				char *p = xasprintf("%s%s", self, rel[i]);
+				if (access(p, X_OK) == 0)
+					return p;
+				free(p);
+			}
+		}
+	}
+	return xstrdup(fallback);
+}

@@ -114,4 +114,9 @@ void fault_point(const char *name);
 #define fault_point(name) ((void)0)
 #endif
 
+/* The first of self_dir + rel[i] that is executable, where self_dir is the
+ * directory of this program (/proc/self/exe): a build tree finds its own
+ * helpers; else fallback (the installed path). Allocated. */
+char *program_near_self(const char *const rel[], size_t nrel, const char *fallback);
+
 #endif

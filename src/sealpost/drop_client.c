@@ -34,30 +34,10 @@ bool spool_is_callers(const char *spool_dir)
 	return st.st_uid == getuid();
 }
 
-char *helper_path(const char *const rel[], size_t nrel, const char *fallback)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			for (size_t i = 0; i < nrel; i++) {
-				char *p = xasprintf("%s%s", self, rel[i]);
-				if (access(p, X_OK) == 0)
-					return p;
-				free(p);
-			}
-		}
-	}
-	return xstrdup(fallback);
-}
-
 static char *drop_program(void)
 {
 	static const char *const rel[] = { "/sealpost-drop", "/../libexec/sealpost/sealpost-drop" };
-	return helper_path(rel, ARRAY_LEN(rel), PKGLIBEXECDIR "/sealpost-drop");
+	return program_near_self(rel, ARRAY_LEN(rel), PKGLIBEXECDIR "/sealpost-drop");
 }
 
 /* The message from offset 0 to its end into the pipe. */

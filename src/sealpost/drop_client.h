@@ -23,8 +23,5 @@ bool spool_is_callers(const char *spool_dir);
  * code with a reason in err (nothing is left in the maildrop then). */
 int drop_submit(const char *spool_dir, int msg_fd, struct envelope *env, char *err, size_t errlen);
 
-/* The path of a helper program: beside our own executable (the build tree
- * or sbindir) under one of rel[], else fallback. Caller frees. */
-char *helper_path(const char *const rel[], size_t nrel, const char *fallback);
 
 #endif

@@ -25,7 +25,7 @@
 static char *find_worker(void)
 {
 	static const char *const rel[] = { "/sealpostd", "/../sealpostd/sealpostd" };
-	return helper_path(rel, ARRAY_LEN(rel), SBINDIR "/sealpostd");
+	return program_near_self(rel, ARRAY_LEN(rel), SBINDIR "/sealpostd");
 }
 
 /* Is a daemon watching this spool? It holds spool_dir/sealpostd.lock. */

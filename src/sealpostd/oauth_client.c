@@ -37,21 +37,9 @@ void oauth_lease_clear(struct oauth_lease *l)
 
 char *oauth_helper_path(void)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			/* the build tree: src/sealpostd/sealpostd, src/oauth/sealpost-oauth */
-			char *p = xasprintf("%s/../oauth/sealpost-oauth", self);
-			if (access(p, X_OK) == 0)
-				return p;
-			free(p);
-		}
-	}
-	return xstrdup(PKGLIBEXECDIR "/sealpost-oauth");
+	/* the build tree: src/sealpostd/sealpostd, src/oauth/sealpost-oauth */
+	static const char *const rel[] = { "/../oauth/sealpost-oauth" };
+	return program_near_self(rel, ARRAY_LEN(rel), PKGLIBEXECDIR "/sealpost-oauth");
 }
 
 /* The cached token from the file, when fresh and newer than refused. */
