@@ -123,17 +123,21 @@ owner_only() {
 	chmod a+r "$CONF"
 	_root_id=$(queue_id roots)
 	chmod -R a+rwX "$SPOOL"
-	msg nobodys | runuser -u nobody -- "$SEALPOST" -C "$CONF" -odq -t || fail "nobody could not queue"
+	# nobody runs a copy: the build tree may sit under a directory only root can enter
+	cp "$SEALPOST" "$CASE/sealpost"
+	chmod 0755 "$CASE/sealpost"
+	_nobody_sp=$CASE/sealpost
+	msg nobodys | runuser -u nobody -- "$_nobody_sp" -C "$CONF" -odq -t || fail "nobody could not queue"
 	_nb_id=$(ls -t "$SPOOL/queue" | sed -n 's/\.env$//p' | head -1)
 	[ "$_nb_id" != "$_root_id" ] || fail "no second message"
 	grep -q "^user 65534 " "$SPOOL/queue/$_nb_id.env" || fail "envelope uid: $(cat "$SPOOL/queue/$_nb_id.env")"
 	for act in --hold --delete --release; do
-		if runuser -u nobody -- "$SEALPOST" -C "$CONF" $act "$_root_id" 2>"$CASE/err"; then rc=0; else rc=$?; fi
+		if runuser -u nobody -- "$_nobody_sp" -C "$CONF" $act "$_root_id" 2>"$CASE/err"; then rc=0; else rc=$?; fi
 		[ "$rc" = 77 ] || fail "nobody $act on root's message: exit $rc"
 		grep -q "not your message" "$CASE/err" || fail "message: $(cat "$CASE/err")"
 	done
 	grep -q '^flags 0$' "$SPOOL/queue/$_root_id.env" || fail "root's message changed"
-	runuser -u nobody -- "$SEALPOST" -C "$CONF" --hold "$_nb_id" >/dev/null || fail "nobody cannot hold its own"
+	runuser -u nobody -- "$_nobody_sp" -C "$CONF" --hold "$_nb_id" >/dev/null || fail "nobody cannot hold its own"
 	grep -q '^flags 4$' "$SPOOL/queue/$_nb_id.env" || fail "not held: $(cat "$SPOOL/queue/$_nb_id.env")"
 	sp --delete "$_nb_id" >/dev/null || fail "root cannot delete nobody's message"
 	[ ! -e "$SPOOL/queue/$_nb_id.env" ] || fail "not deleted"
