@@ -24,7 +24,6 @@
 # SEALPOST_MIRROR overrides the Debian mirror (default deb.debian.org).
 
 : "${SEALPOST_MIRROR:=http://deb.debian.org/debian}"
-_chroot_top=$(cd "$(dirname "$0")/.." && pwd)
 
 # chroot_debootstrap RELEASE DIR: a new minimal root in DIR, cached
 chroot_debootstrap() {
@@ -78,6 +77,10 @@ chroot_create() {
 
 chroot_mount() {
 	_d=$1
+	# the root a mount point of its own, private: as on a real system,
+	# unshare --mount works inside, and nothing mounted there propagates out
+	mount --bind "$_d" "$_d"
+	mount --make-rprivate "$_d"
 	mount -t proc -o nosuid,nodev,noexec proc "$_d/proc"
 	mount -t tmpfs -o nosuid,mode=0755,size=64k dev "$_d/dev"
 	for _n in "null 1 3" "zero 1 5" "full 1 7" "random 1 8" "urandom 1 9" "tty 5 0"; do
@@ -125,17 +128,21 @@ chroot_destroy() {
 	rm -rf "$_d"
 }
 
-# chroot_copy_tree DIR DEST: the source tree (tracked and new files, no
-# build output) to DEST inside the root
+# chroot_copy_tree DIR DEST [SRC]: the source tree SRC (default: the
+# current directory; it must hold configure.ac and .ci/chroot.sh) to DEST
+# inside the root: tracked and new files, no build output
 chroot_copy_tree() {
+	_src=${3:-$(pwd)}
+	[ -f "$_src/configure.ac" ] && [ -f "$_src/.ci/chroot.sh" ] ||
+		{ echo "chroot: $_src is not the sealpost tree" >&2; return 1; }
 	mkdir -p "$1$2"
-	if git -C "$_chroot_top" rev-parse --git-dir >/dev/null 2>&1; then
+	if git -C "$_src" rev-parse --git-dir >/dev/null 2>&1; then
 		# (a file deleted but not yet committed is left out)
-		(cd "$_chroot_top" && git ls-files -z --cached --others --exclude-standard |
+		(cd "$_src" && git ls-files -z --cached --others --exclude-standard |
 			xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
 			tar --null -T - -cf -) | tar -C "$1$2" -xf -
 	else
-		(cd "$_chroot_top" && tar --exclude='./build*' --exclude=./.git -cf - .) | tar -C "$1$2" -xf -
+		(cd "$_src" && tar --exclude='./build*' --exclude=./.git -cf - .) | tar -C "$1$2" -xf -
 	fi
 }
 
@@ -183,7 +190,7 @@ chroot.sh)
 	*) echo "usage: .ci/chroot.sh suite|deb|shell [RELEASE [OUTDIR]]" >&2; exit 64 ;;
 	esac
 	chroot_create "$rel" "$root"
-	chroot_copy_tree "$root" /root/sealpost
+	chroot_copy_tree "$root" /root/sealpost "$(cd "$(dirname "$0")/.." && pwd)"
 	echo "chroot: Debian $(cat "$root/etc/debian_version"), the tree in /root/sealpost" >&2
 	case $what in
 	suite) chroot_in_tree "$root" 'sh tests/run.sh' ;;
