@@ -55,6 +55,7 @@ why() {
 	mandoc) echo "man page lint" ;;
 	clang) echo "libFuzzer targets (make fuzz)" ;;
 	libclang-rt-*-dev) echo "clang's runtime: libFuzzer and the sanitizer runtimes" ;;
+	libevent-*|libdb5*) echo "libraries of the test's OpenSMTPD" ;;
 	valgrind) echo "make check-valgrind" ;;
 	*) echo "the build or the tests" ;;
 	esac
@@ -110,6 +111,29 @@ case $clang_major in
 '' | *[!0-9]*) echo "bootstrap: cannot tell clang's version (clang -dumpversion)" >&2; exit 1 ;;
 esac
 ensure_pkgs "libclang-rt-$clang_major-dev"
+
+# OpenSMTPD as a second real smarthost in the tests (tests/worker-opensmtpd.sh),
+# from 7.0 on (Debian 13; Debian 12's 6.8 has broken TLS). It conflicts with
+# Postfix, so its package is only unpacked into the build directory, never
+# installed; the libraries it links are installed.
+fetch_opensmtpd() {
+	dest=$build/tests/opensmtpd
+	[ -x "$dest/usr/sbin/smtpd" ] && return 0
+	command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] || return 0
+	ver=$(apt-cache policy opensmtpd 2>/dev/null | sed -n 's/^ *Candidate: //p')
+	case $ver in '' | '(none)') return 0 ;; esac
+	dpkg --compare-versions "$ver" ge 7 || return 0
+	echo "bootstrap: unpacking opensmtpd $ver into $dest: a second real smarthost in the tests" >&2
+	rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+	(cd "$dest.tmp" && apt_get -o APT::Sandbox::User=root download -q opensmtpd >/dev/null) || { rm -rf "$dest.tmp"; return 1; }
+	libs=$(dpkg-deb -f "$dest.tmp"/opensmtpd_*.deb Depends | tr ',' '\n' |
+		sed 's/([^)]*)//; s/|.*//; s/ //g' | grep -E '^(lib|zlib)')
+	ensure_pkgs $libs
+	dpkg-deb -x "$dest.tmp"/opensmtpd_*.deb "$dest.tmp/root" && rm -rf "$dest" &&
+		mv "$dest.tmp/root" "$dest" && rm -rf "$dest.tmp"
+}
+mkdir -p "$build"
+fetch_opensmtpd || echo "bootstrap: could not fetch opensmtpd: tests/worker-opensmtpd.sh will skip" >&2
 
 cd "$top"
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null 2>&1
