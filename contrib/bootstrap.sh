@@ -39,6 +39,7 @@ bsd-mailx
 mandoc
 clang
 valgrind
+libidn-dev
 "
 
 # why PACKAGE: what it is needed for (printed before installing)
@@ -57,6 +58,7 @@ why() {
 	libclang-rt-*-dev) echo "clang's runtime: libFuzzer and the sanitizer runtimes" ;;
 	libevent-*|libdb5*) echo "libraries of the test's OpenSMTPD" ;;
 	valgrind) echo "make check-valgrind" ;;
+	libidn-dev) echo "SASLprep for SCRAM (src/sealpostd/scram.c)" ;;
 	*) echo "the build or the tests" ;;
 	esac
 }

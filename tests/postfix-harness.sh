@@ -24,6 +24,8 @@
 #                             then the received headers and the body as sent
 #         PF_CA               the CA that signed the server certificate
 #         PF_LOG              the instance's log file (maillog_file)
+#       The environment may set PF_MESSAGE_SIZE_LIMIT (message_size_limit)
+#       and PF_SMTPUTF8_ENABLE (yes/no) for the instance.
 #       Certificates: $CERTS (a tests/mkcerts.sh directory) when set, else
 #       generated into DIR/certs. The server certificate names localhost,
 #       127.0.0.1 and ::1.
@@ -171,8 +173,8 @@ append_dot_mydomain = no
 # Deliver what the client sent: no headers added or rewritten.
 local_header_rewrite_clients =
 always_add_missing_headers = no
-smtputf8_enable = yes
-message_size_limit = 52428800
+smtputf8_enable = ${PF_SMTPUTF8_ENABLE:-yes}
+message_size_limit = ${PF_MESSAGE_SIZE_LIMIT:-52428800}
 virtual_mailbox_limit = 0
 
 virtual_mailbox_domains = $PF_DOMAIN

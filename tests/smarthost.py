@@ -88,6 +88,7 @@ Scenarios (--scenario):
                            that reply at that step (data-* at the DATA command,
                            eod-* after the final dot; nothing stored)
   rcpt-mixed               first RCPT of each transaction 250, others 550 5.1.1
+  rcpt-mixed-close-at-data rcpt-mixed, then closes at DATA (no 354)
   drop-mid-data            closes after the first line of DATA content
   drop-after-eod           reads the final dot, never replies, closes (nothing
                            stored)
@@ -106,6 +107,12 @@ Scenarios (--scenario):
   close-on-reuse           a connection that has had a transaction accepted
                            closes at the next MAIL, unanswered (a server that
                            drops kept connections)
+  null-sender-501          "501 Invalid MAIL FROM address provided" to
+                           MAIL FROM:<> (Amazon SES); other senders as good
+  send-as                  Microsoft 365's send-as rule (needs --auth): MAIL
+                           FROM and From: must be the AUTH identity, else
+                           550 5.7.60 / 554 5.2.252 SendAsDenied after DATA
+                           (tests/smarthost_policy.py)
   fail-first-N             451 4.3.0 at MAIL for the first N transactions
                            (same as --fail-first N)
   flaky                    nothing by itself: use --flaky (works with any
@@ -133,6 +140,8 @@ import threading
 import time
 import warnings
 
+import smarthost_policy  # provider send-as rules, beside this file
+
 # tls-old needs the deprecated TLS 1.0/1.1 constants on purpose.
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -152,7 +161,9 @@ FIXED_SCENARIOS = {
     "rcpt-4xx", "rcpt-5xx", "data-4xx", "data-5xx", "eod-4xx", "eod-5xx",
     "rcpt-mixed", "drop-mid-data", "drop-after-eod", "silent-before-greeting",
     "silent-after-starttls", "silent-in-handshake", "talk-before-greeting",
-    "multiline-greeting", "slow", "flaky", "close-on-reuse"}
+    "multiline-greeting", "slow", "flaky", "close-on-reuse", "null-sender-501",
+    "rcpt-mixed-close-at-data"}
+FIXED_SCENARIOS |= smarthost_policy.SCENARIOS
 TLS_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
                 "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -681,11 +692,18 @@ class Session:
                 if size > self.size_limit():
                     self.reply("552 5.3.4 Message size exceeds fixed limit")
                     return
+        refusal = smarthost_policy.at_mail(self.o.scenario, self.auth_user, addr)
+        if refusal:
+            self.reply(refusal)
+            return
         if self.sc("mail-4xx"):
             self.reply("451 4.3.0 Temporary failure at MAIL (scenario)")
             return
         if self.sc("mail-5xx"):
             self.reply("550 5.7.1 Sender rejected (scenario)")
+            return
+        if self.sc("null-sender-501") and addr == "":  # Amazon SES
+            self.reply("501 Invalid MAIL FROM address provided")
             return
         fault = self.srv.next_transaction()
         if fault == "tempfail":
@@ -721,7 +739,7 @@ class Session:
         if self.sc("rcpt-4xx"):
             self.reply("450 4.2.0 Mailbox temporarily unavailable (scenario)")
             return
-        if self.sc("rcpt-5xx") or (self.sc("rcpt-mixed") and self.rcpts):
+        if self.sc("rcpt-5xx") or (self.sc("rcpt-mixed", "rcpt-mixed-close-at-data") and self.rcpts):
             self.reply("550 5.1.1 No such user (scenario)")
             return
         self.rcpts.append(addr)
@@ -738,6 +756,9 @@ class Session:
         if not self.rcpts:
             self.reply("554 5.5.1 No valid recipients")
             return
+        if self.sc("rcpt-mixed-close-at-data"):
+            self.flush()  # the RCPT replies reach the client first
+            raise Closed("rcpt-mixed-close-at-data")
         if self.sc("data-4xx"):
             self.reply("451 4.3.0 Temporary failure at DATA (scenario)")
             return
@@ -756,10 +777,13 @@ class Session:
         if self.sc("drop-after-eod") or self.fault == "drop":
             self.log("event", "dropped-after-eod", size=len(body))
             raise Closed("scenario")
+        refusal = smarthost_policy.after_data(self.o.scenario, self.auth_user, body)
         if self.sc("eod-4xx"):
             self.reply("451 4.3.0 Try again later (scenario)")
         elif self.sc("eod-5xx"):
             self.reply("554 5.7.1 Message rejected (scenario)")
+        elif refusal:
+            self.reply(refusal)
         elif len(body) > self.size_limit():
             self.reply("552 5.3.4 Message size exceeds fixed limit")
         else:

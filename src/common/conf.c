@@ -57,6 +57,7 @@ static const struct rule rules[] = {
 	{ NULL, "aliases", V_ABSPATH_OPT, 0, 0 },
 	{ NULL, "max_message_size", I_SIZE, 0, 0 },
 	{ NULL, "sender_rewrite", V_ADDRESS_OPT, 0, 0 },
+	{ NULL, "bounce_sender", V_ADDRESS_OPT, 0, 0 },
 	{ "alias", "to", V_RECIPIENT, 0, 0 },
 	{ "relay", "host", V_HOST, 0, 0 },
 	{ "relay", "port", I_PORT, 1, 65535 },
@@ -66,6 +67,7 @@ static const struct rule rules[] = {
 	{ "relay", "password_command", V_TEXT, 0, 0 },
 	{ "relay", "auth", V_AUTH, 0, 0 },
 	{ "relay", "senders", V_PATTERN, 0, 0 },
+	{ "relay", "from_rewrite", V_ADDRESS_OPT, 0, 0 },
 	{ "tls_policy", "verify", V_VERIFY, 0, 0 },
 	{ "tls_policy", "ca_file", V_ABSPATH_OPT, 0, 0 },
 	{ "tls_policy", "verify_name", V_HOST, 0, 0 },
@@ -442,6 +444,7 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 	if (!r->auth)
 		r->auth = xstrdup("auto");
 	r->senders = get_list(sec, "senders", &r->nsenders);
+	r->from_rewrite = get_str(sec, "from_rewrite");
 
 	const char *n = r->name;
 	const char *password_key = r->password_file ? "password_file" : "password_command";
@@ -462,6 +465,9 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 			"relay \"%s\": username needs password_file or password_command", n);
 	else if (auth_set && !r->username)
 		conf_fail_at(conf_line_of(sec, "auth"), "relay \"%s\": auth without a username", n);
+	else if (r->from_rewrite && conf_from_rewrite_invalid(r->from_rewrite))
+		conf_fail_at(conf_line_of(sec, "from_rewrite"), "relay \"%s\": from_rewrite %s", n,
+			conf_from_rewrite_invalid(r->from_rewrite));
 }
 
 static void take_policy(struct sp_tls_policy *p, cfg_t *sec)
@@ -542,6 +548,7 @@ static void take_config(struct sp_config *c, cfg_t *root)
 	if (cfg_size(root, "max_message_size"))
 		c->max_message_size = (uint64_t)cfg_getint(root, "max_message_size");
 	take_str(root, "sender_rewrite", &c->sender_rewrite);
+	take_str(root, "bounce_sender", &c->bounce_sender);
 	take_queue(c, root);
 
 	size_t n = cfg_size(root, "alias");
@@ -570,7 +577,7 @@ static void parse_into(struct sp_config *c, struct buf *text)
 	cfg_opt_t relay_opts[] = {
 		HOOK, STR("host"), NUM("port"), STR("tls"), STR("username"),
 		STR("password_file"), STR("password_command"), STR("auth"), LIST("senders"),
-		CFG_END()
+		STR("from_rewrite"), CFG_END()
 	};
 	cfg_opt_t policy_opts[] = {
 		HOOK, STR("verify"), STR("ca_file"), STR("verify_name"), LIST("pin_sha256"),
@@ -584,7 +591,7 @@ static void parse_into(struct sp_config *c, struct buf *text)
 	cfg_opt_t timeout_opts[] = { HOOK, NUM("connect"), NUM("command"), NUM("data"), CFG_END() };
 	cfg_opt_t opts[] = {
 		STR("hostname"), STR("log"), STR("log_format"), STR("domain"), STR("spool_dir"),
-		STR("aliases"), NUM("max_message_size"), STR("sender_rewrite"),
+		STR("aliases"), NUM("max_message_size"), STR("sender_rewrite"), STR("bounce_sender"),
 		CFG_SEC("alias", alias_opts, CFGF_MULTI | CFGF_TITLE),
 		CFG_SEC("relay", relay_opts, CFGF_MULTI | CFGF_TITLE),
 		CFG_SEC("tls_policy", policy_opts, CFGF_MULTI | CFGF_TITLE),
@@ -669,6 +676,7 @@ void conf_free(struct sp_config *c)
 		free(r->password_command);
 		free(r->auth);
 		free_list(r->senders, r->nsenders);
+		free(r->from_rewrite);
 	}
 	for (size_t i = 0; i < c->npolicies; i++) {
 		struct sp_tls_policy *p = &c->policies[i];
@@ -691,6 +699,7 @@ void conf_free(struct sp_config *c)
 	free(c->spool_dir);
 	free(c->aliases_file);
 	free(c->sender_rewrite);
+	free(c->bounce_sender);
 	free(c);
 }
 

@@ -34,6 +34,7 @@ struct sp_relay {
 	char *auth;             /* "auto", "plain", "login", ... */
 	char **senders;         /* envelope sender patterns; nsenders == 0: any */
 	size_t nsenders;
+	char *from_rewrite;     /* NULL: off; else envelope sender and From: for this relay */
 };
 
 struct sp_tls_policy {
@@ -59,6 +60,7 @@ struct sp_config {
 	char *aliases_file;     /* NULL: none */
 	uint64_t max_message_size;
 	char *sender_rewrite;   /* NULL: off */
+	char *bounce_sender;    /* DSN sender where a relay refuses <>; NULL: MAILER-DAEMON@domain */
 	struct sp_alias *aliases;
 	size_t naliases;
 	struct sp_relay *relays;

@@ -152,6 +152,7 @@ static void dump_relay(FILE *out, const struct sp_config *cfg, const struct sp_r
 	put_list(out, "  ", "senders", r->senders, r->nsenders);
 	if (r->nsenders == 0)
 		fputs("  # senders: any envelope sender\n", out);
+	put_str(out, "  ", "from_rewrite", r->from_rewrite, "off");
 	dump_effective_policy(out, cfg, r);
 	fputs("}\n", out);
 }
@@ -187,6 +188,10 @@ void conf_dump(const struct sp_config *cfg, FILE *out)
 	fprintf(out, "%-16s = %llu\n", "max_message_size",
 		(unsigned long long)cfg->max_message_size);
 	put_str(out, "", "sender_rewrite", cfg->sender_rewrite ? cfg->sender_rewrite : "", "");
+	if (cfg->bounce_sender && cfg->bounce_sender[0])
+		put_str(out, "", "bounce_sender", cfg->bounce_sender, "");
+	else
+		fprintf(out, "%-16s = \"MAILER-DAEMON@%s\"\n", "bounce_sender", cfg->domain ? cfg->domain : "");
 
 	fputs("\nqueue {\n", out);
 	put_duration(out, "retry_min", cfg->queue.retry_min);

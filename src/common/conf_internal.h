@@ -68,4 +68,9 @@ char *conf_read_file(const char *path, bool missing_ok, bool *missing, size_t *l
  * refuses what libconfuse would misread. 0, or -1 after failing the load. */
 int conf_clean_text(const char *in, size_t n, struct buf *out);
 
+/* ---- relay checks kept out of conf.c (conf_from_rewrite.c) ---- */
+
+/* NULL when addr may be a relay's from_rewrite, else why not. */
+const char *conf_from_rewrite_invalid(const char *addr);
+
 #endif

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define ENVELOPE_VERSION "sealpost-envelope 1"
-#define MAX_FIELDS 8
+#define MAX_FIELDS 9
 
 static const char *const state_names[] = {
 	[RCPT_PENDING] = "pending",
@@ -44,6 +44,7 @@ void envelope_free(struct envelope *env)
 		free(env->rcpts[i].addr);
 		free(env->rcpts[i].orcpt);
 		free(env->rcpts[i].last_error);
+		free(env->rcpts[i].report);
 	}
 	free(env->rcpts);
 	envelope_init(env);
@@ -127,6 +128,8 @@ char *envelope_format(const struct envelope *env)
 		put_field(&b, r->addr);
 		put_field(&b, r->orcpt);
 		put_field(&b, r->last_error);
+		if (r->report) /* optional: absent, the line is as version 1 had it */
+			put_field(&b, r->report);
 		buf_addc(&b, '\n');
 	}
 	buf_adds(&b, "end\n");
@@ -224,7 +227,7 @@ static size_t split(struct span line, struct span *fields, size_t max)
 
 static bool parse_rcpt(const struct span *f, size_t nf, struct envelope *env)
 {
-	if (nf != 8)
+	if (nf != 8 && nf != 9)
 		return false;
 	enum rcpt_state st;
 	for (st = RCPT_PENDING; st <= RCPT_SENT; st++)
@@ -238,10 +241,12 @@ static bool parse_rcpt(const struct span *f, size_t nf, struct envelope *env)
 	char *addr = get_field(f[5], &ok);
 	char *orcpt = get_field(f[6], &ok);
 	char *err = get_field(f[7], &ok);
-	if (!ok || !addr) {
+	char *report = nf == 9 ? get_field(f[8], &ok) : NULL;
+	if (!ok || !addr || (report && strlen(report) > 15)) {
 		free(addr);
 		free(orcpt);
 		free(err);
+		free(report);
 		return false;
 	}
 	struct spool_rcpt *r = new_rcpt(env);
@@ -252,6 +257,7 @@ static bool parse_rcpt(const struct span *f, size_t nf, struct envelope *env)
 	r->attempts = (unsigned)attempts;
 	r->next_attempt = (time_t)next;
 	r->last_error = err;
+	r->report = report;
 	return true;
 }
 

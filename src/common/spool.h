@@ -44,6 +44,9 @@ struct spool_rcpt {
 	unsigned attempts;
 	time_t next_attempt;    /* 0: now */
 	char *last_error;       /* NULL when none */
+	char *report;           /* the DSN status a notification owes for this
+				 * recipient ("5.1.1"; "2.0.0" relayed), sent
+				 * when the message is done; NULL: none */
 };
 
 enum {

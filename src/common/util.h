@@ -72,6 +72,9 @@ bool parse_u64(const char *s, uint64_t *out);
 int ascii_casecmp(const char *a, const char *b);
 int ascii_ncasecmp(const char *a, const char *b, size_t n);
 
+/* Well-formed UTF-8: no overlong forms, surrogates or values past U+10FFFF. */
+bool utf8_valid(const void *s, size_t n);
+
 /* Format a time as RFC 3339 UTC ("2026-11-28T12:00:00Z"). */
 void format_rfc3339(time_t t, char out[32]);
 /* Format a time as RFC 5322 date ("Sat, 28 Nov 2026 12:00:00 +0000"). */

@@ -78,7 +78,6 @@ void xform_begin(struct xform *x, enum xform_kind kind)
 	x->col = 0;
 	x->pending_ws = -1;
 	x->esc = 0;
-	x->failed = false;
 	x->wlen = 0;
 }
 
@@ -172,20 +171,27 @@ static void fold_window(struct xform *x, struct msgout *o)
 		x->wlen -= i;
 		return;
 	}
-	if (x->kind == XF_FOLD_STRICT) {
-		x->failed = true;
-		return;
+	/* nowhere to fold: break the line and continue it after a space
+	 * (Postfix's smtp_line_length_limit inserts CR LF SP the same way),
+	 * never inside a UTF-8 sequence: a non-ASCII character the window
+	 * ends in moves to the continuation whole */
+	size_t cut = x->wlen;
+	if ((unsigned char)x->win[cut - 1] >= 0x80) {
+		cut--;
+		for (int k = 0; k < 3 && cut > 1 && ((unsigned char)x->win[cut] & 0xc0) == 0x80; k++)
+			cut--;
 	}
-	/* nowhere to fold: break the line and continue it after a space */
-	msgout_write(o, x->win, x->wlen);
+	msgout_write(o, x->win, cut);
 	msgout_write(o, "\r\n", 2);
+	size_t rest = x->wlen - cut;
+	memmove(x->win + 1, x->win + cut, rest);
 	x->win[0] = ' '; /* the continuation's space counts on its line */
-	x->wlen = 1;
+	x->wlen = 1 + rest;
 }
 
 static void fold_bytes(struct xform *x, struct msgout *o, const char *p, size_t n)
 {
-	while (n > 0 && !x->failed) {
+	while (n > 0) {
 		if (x->wlen == sizeof(x->win)) {
 			fold_window(x, o);
 			continue;
@@ -219,7 +225,6 @@ void xform_bytes(struct xform *x, struct msgout *o, const char *p, size_t n)
 		wrap_bytes(x, o, p, n, LINE_MAX_OCTETS);
 		break;
 	case XF_FOLD:
-	case XF_FOLD_STRICT:
 		fold_bytes(x, o, p, n);
 		break;
 	}
@@ -237,9 +242,7 @@ void xform_end(struct xform *x, struct msgout *o)
 		}
 		break;
 	case XF_FOLD:
-	case XF_FOLD_STRICT:
-		if (!x->failed)
-			msgout_write(o, x->win, x->wlen);
+		msgout_write(o, x->win, x->wlen);
 		x->wlen = 0;
 		break;
 	default:

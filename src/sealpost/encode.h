@@ -41,8 +41,8 @@ enum xform_kind {
 	XF_QP_SPLIT,  /* already QP: add soft breaks, keep =XX together */
 	XF_WRAP76,    /* base64: cut into 76-octet lines */
 	XF_WRAP998,   /* text nobody reads (preamble): cut at 998 octets */
-	XF_FOLD,      /* header line: fold at whitespace, else insert CRLF SP */
-	XF_FOLD_STRICT, /* header line: fold at whitespace, else fail */
+	XF_FOLD,      /* header line: fold at whitespace, else insert CRLF SP
+		       * (at a UTF-8 character boundary) */
 };
 
 /* One line passes through a transform: begin, bytes (content without the
@@ -52,7 +52,6 @@ struct xform {
 	size_t col;       /* octets on the current output line */
 	int pending_ws;   /* XF_QP: a space/tab held back (-1: none) */
 	size_t esc;       /* XF_QP_SPLIT: octets left in an =XX being copied */
-	bool failed;      /* XF_FOLD_STRICT could not fold */
 	size_t wlen;      /* XF_FOLD*: bytes in the window */
 	char win[LINE_MAX_OCTETS];
 };

@@ -103,9 +103,53 @@ char *hdr_value_dup(const char *sec, const struct hdr_field *f)
 	return s;
 }
 
-int hdr_write(struct msgout *o, const char *sec, const struct hdr_field *f)
+/* Fields whose value is unstructured text, where RFC 2047 encoded words
+ * may stand for any whitespace-delimited word (RFC 5322 3.6.5, RFC 2045 8). */
+static bool unstructured(const char *sec, const struct hdr_field *f)
+{
+	return hdr_is(sec, f, "Subject") || hdr_is(sec, f, "Comments") || hdr_is(sec, f, "Content-Description");
+}
+
+static void add_encoded_words(struct buf *b, const char *s, size_t n, const char *sep);
+
+/*
+ * An over-long physical line of an unstructured field: every word too
+ * long to fit on any line (no whitespace in LINE_MAX_OCTETS - 1 octets)
+ * becomes RFC 2047 encoded words, one word of at most 75 characters per
+ * space, which a reader decodes back to exactly the original text
+ * (white space between adjacent encoded words is not displayed). A word
+ * that is not UTF-8 is left for the hard fold. False: nothing changed.
+ */
+static bool encode_long_words(const char *line, size_t len, size_t skip, struct buf *out)
+{
+	bool changed = false;
+	size_t pos = skip;
+	buf_add(out, line, skip);
+	while (pos < len) {
+		size_t w = pos;
+		while (w < len && !is_wsp(line[w]))
+			w++;
+		if (w - pos > LINE_MAX_OCTETS - 1 && utf8_valid(line + pos, w - pos)) {
+			if (pos == skip && skip > 0)
+				buf_addc(out, ' '); /* "Subject:word": an encoded word needs space before it */
+			add_encoded_words(out, line + pos, w - pos, " ");
+			changed = true;
+		} else {
+			buf_add(out, line + pos, w - pos);
+		}
+		size_t ws = w;
+		while (ws < len && is_wsp(line[ws]))
+			ws++;
+		buf_add(out, line + w, ws - w);
+		pos = ws;
+	}
+	return changed;
+}
+
+void hdr_write(struct msgout *o, const char *sec, const struct hdr_field *f)
 {
 	size_t pos = f->start;
+	bool text = unstructured(sec, f);
 	while (pos < f->end) {
 		const char *nl = memchr(sec + pos, '\n', f->end - pos);
 		size_t end = nl ? (size_t)(nl - sec) : f->end;
@@ -116,16 +160,26 @@ int hdr_write(struct msgout *o, const char *sec, const struct hdr_field *f)
 			msgout_write(o, sec + pos, len);
 			msgout_write(o, "\r\n", 2);
 		} else {
+			/* fold at whitespace; a word longer than a line is encoded
+			 * (unstructured text) or broken with CRLF SP as Postfix's
+			 * smtp_line_length_limit does: never refused */
+			struct buf enc;
+			buf_init(&enc);
+			const char *p = sec + pos;
+			const char *colon = pos == f->start ? memchr(p, ':', len) : NULL;
+			size_t skip = colon ? (size_t)(colon - p) + 1 : 0; /* "Subject:" stays */
+			if (text && encode_long_words(p, len, skip, &enc)) {
+				p = enc.data;
+				len = enc.len;
+			}
 			struct xform x;
-			xform_begin(&x, XF_FOLD_STRICT);
-			xform_bytes(&x, o, sec + pos, len);
-			if (x.failed)
-				return -1;
+			xform_begin(&x, XF_FOLD);
+			xform_bytes(&x, o, p, len);
 			xform_end(&x, o);
+			buf_free(&enc);
 		}
 		pos = nl ? end + 1 : f->end;
 	}
-	return 0;
 }
 
 static void base64_add(struct buf *b, const unsigned char *p, size_t n)
@@ -144,9 +198,9 @@ static bool is_atext_or_space(unsigned char c)
 	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
-/* RFC 2047 B-encoded words of at most 45 octets (75 characters each),
- * never splitting a UTF-8 sequence, one per folded line. */
-static void add_encoded_words(struct buf *b, const char *s, size_t n)
+/* RFC 2047 B-encoded words of at most 45 octets (72 characters each),
+ * never splitting a UTF-8 sequence, sep between them. */
+static void add_encoded_words(struct buf *b, const char *s, size_t n, const char *sep)
 {
 	size_t pos = 0;
 	while (pos < n) {
@@ -154,7 +208,7 @@ static void add_encoded_words(struct buf *b, const char *s, size_t n)
 		while (take > 1 && pos + take < n && ((unsigned char)s[pos + take] & 0xc0) == 0x80)
 			take--;
 		if (pos > 0)
-			buf_adds(b, "\r\n ");
+			buf_adds(b, sep);
 		buf_adds(b, "=?UTF-8?B?");
 		base64_add(b, (const unsigned char *)s + pos, take);
 		buf_adds(b, "?=");
@@ -196,7 +250,7 @@ void hdr_make_from(struct buf *b, const char *full_name, const char *addr)
 		if (!is_atext_or_space((unsigned char)name[i]))
 			plain = false;
 	if (eight) {
-		add_encoded_words(b, name + a, n - a);
+		add_encoded_words(b, name + a, n - a, "\r\n ");
 	} else if (plain) {
 		buf_add(b, name + a, n - a);
 	} else {

@@ -40,9 +40,11 @@ void hdr_value(const char *sec, const struct hdr_field *f, const char **v, size_
 /* The value unfolded and trimmed (malloc'ed). */
 char *hdr_value_dup(const char *sec, const struct hdr_field *f);
 
-/* Write a field; physical lines over 998 octets are folded at whitespace.
- * Returns -1 when a line cannot be folded (nothing sensible to store). */
-int hdr_write(struct msgout *o, const char *sec, const struct hdr_field *f);
+/* Write a field; physical lines over 998 octets are folded at whitespace;
+ * a word longer than a line is RFC 2047-encoded in Subject:, Comments:
+ * and Content-Description: (when it is UTF-8), else broken with CRLF SP
+ * (as Postfix does). Never refuses a line. */
+void hdr_write(struct msgout *o, const char *sec, const struct hdr_field *f);
 
 /* "From: Name <addr>\r\n" with the name as atoms, a quoted string or RFC
  * 2047 encoded words as needed; "From: addr\r\n" without a name. */

@@ -15,20 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void bounce_init(struct bounces *b, size_t nrcpts, struct idlist *queued)
-{
-	b->n = nrcpts;
-	b->notes = xcalloc(nrcpts ? nrcpts : 1, sizeof(*b->notes));
-	b->queued = queued;
-}
-
-void bounce_free(struct bounces *b)
-{
-	free(b->notes);
-	b->notes = NULL;
-	b->n = 0;
-}
-
 bool bounce_wants(unsigned notify, enum bounce_kind kind)
 {
 	if (notify & NOTIFY_NEVER)
@@ -47,8 +33,7 @@ bool bounce_wants_delay(unsigned notify)
 	return notify == 0 || (notify & NOTIFY_DELAY);
 }
 
-/* Why no notification can go out about env, or NULL when one can. */
-static const char *no_notice_reason(const struct envelope *env)
+const char *bounce_no_notice_reason(const struct envelope *env)
 {
 	if (env->flags & ENV_BOUNCE)
 		return "the message is itself a delivery status notification";
@@ -57,92 +42,35 @@ static const char *no_notice_reason(const struct envelope *env)
 	return NULL;
 }
 
-void bounce_note(struct bounces *b, const struct envelope *env, size_t ri, enum outcome outcome,
-		 const char *status, const char *remote, const char *diag, bool server_dsn, time_t now)
+const char *bounce_sender_address(const struct sp_config *cfg, char *buf, size_t len)
 {
-	if (ri >= b->n)
-		return;
-	const struct spool_rcpt *r = &env->rcpts[ri];
-	enum bounce_kind kind = BOUNCE_NONE;
+	if (cfg->bounce_sender && cfg->bounce_sender[0])
+		return cfg->bounce_sender;
+	snprintf(buf, len, "MAILER-DAEMON@%s", cfg->domain ? cfg->domain : cfg->hostname);
+	return buf;
+}
+
+void bounce_record(const struct envelope *env, struct spool_rcpt *r, enum outcome outcome, const char *status,
+		   bool server_dsn)
+{
+	free(r->report);
+	r->report = NULL;
+	const char *why = bounce_no_notice_reason(env);
 	if (outcome == OUTCOME_PERMANENT && bounce_wants(r->notify, BOUNCE_FAILED)) {
-		const char *why = no_notice_reason(env);
-		if (why)
-			log_msg(LOG_NOTICE, "%s: to=<%s>: failed; no notification sent (%s): dropped", env->id,
-				r->addr, why);
+		if (env->flags & ENV_BOUNCE)
+			log_msg(LOG_ERR, "%s: to=<%s>: delivery status notification UNDELIVERABLE, given up; "
+				"its sender was never told (last error: %s)", env->id, r->addr,
+				r->last_error ? r->last_error : "none");
+		else if (why)
+			log_msg(LOG_NOTICE, "%s: to=<%s>: failed; no notification possible (%s)", env->id, r->addr,
+				why);
 		else
-			kind = BOUNCE_FAILED;
-	} else if (outcome == OUTCOME_DELIVERED && !server_dsn && bounce_wants(r->notify, BOUNCE_RELAYED) &&
-		   !no_notice_reason(env)) {
-		kind = BOUNCE_RELAYED;
+			r->report = xstrdup(status && (status[0] == '5' || status[0] == '4') ? status : "5.0.0");
+	} else if (outcome == OUTCOME_DELIVERED && !server_dsn && bounce_wants(r->notify, BOUNCE_RELAYED) && !why) {
+		r->report = xstrdup("2.0.0");
 	}
-	struct bounce_note *n = &b->notes[ri];
-	n->kind = kind;
-	if (kind == BOUNCE_NONE)
-		return;
-	snprintf(n->status, sizeof(n->status), "%s", status && status[0] ? status : "5.0.0");
-	snprintf(n->remote, sizeof(n->remote), "%s", remote ? remote : "");
-	snprintf(n->diag, sizeof(n->diag), "%s", diag ? diag : "");
-	n->when = now;
-}
-
-/* Queue one notification for the recipients noted with kind. */
-static int queue_kind(struct bounces *b, const struct sp_config *cfg, const char *spool_dir,
-		      struct spool_entry *e, enum bounce_kind kind, time_t now)
-{
-	struct dsn_rcpt *list = xcalloc(b->n, sizeof(*list));
-	size_t k = 0;
-	for (size_t i = 0; i < b->n; i++) {
-		const struct bounce_note *n = &b->notes[i];
-		if (n->kind != kind)
-			continue;
-		list[k++] = (struct dsn_rcpt){
-			.addr = e->env.rcpts[i].addr, .orcpt = e->env.rcpts[i].orcpt, .status = n->status,
-			.remote_mta = n->remote[0] ? n->remote : NULL, .diagnostic = n->diag, .last_attempt = n->when,
-		};
-	}
-	int rc = 0;
-	if (k > 0) {
-		struct dsn_report rep = {
-			.action = kind == BOUNCE_FAILED ? DSN_FAILED : DSN_RELAYED, .hostname = cfg->hostname,
-			.orig = &e->env, .msg_fd = e->msg_fd, .rcpts = list, .nrcpts = k, .now = now,
-		};
-		char id[SPOOL_ID_LEN + 1], err[256];
-		rc = dsn_queue(spool_dir, &rep, id, err, sizeof(err));
-		if (rc == 0) {
-			fault_point("after-bounce-queued"); /* before the failure is final */
-			log_msg(LOG_INFO, "%s: sender delivery status notification (%s, %zu recipient(s)): %s",
-				e->env.id, dsn_action_name(rep.action), k, id);
-			if (b->queued)
-				idlist_add(b->queued, id);
-		} else {
-			log_msg(LOG_ERR, "%s: cannot queue the delivery status notification (%s): %s", e->env.id,
-				dsn_action_name(rep.action), err);
-		}
-	}
-	free(list);
-	return rc;
-}
-
-bool bounce_flush(struct bounces *b, const struct sp_config *cfg, const char *spool_dir, struct spool_entry *e,
-		  time_t now)
-{
-	bool changed = false;
-	if (queue_kind(b, cfg, spool_dir, e, BOUNCE_FAILED, now) < 0) {
-		/* never finalise a failure without its bounce: try it all again later */
-		for (size_t i = 0; i < b->n; i++) {
-			if (b->notes[i].kind != BOUNCE_FAILED)
-				continue;
-			struct spool_rcpt *r = &e->env.rcpts[i];
-			r->state = RCPT_DEFERRED;
-			r->next_attempt = now + (time_t)(cfg->queue.retry_min ? cfg->queue.retry_min : 60);
-			changed = true;
-		}
-	}
-	/* a lost success report is no loss of mail: no second try */
-	(void)queue_kind(b, cfg, spool_dir, e, BOUNCE_RELAYED, now);
-	for (size_t i = 0; i < b->n; i++)
-		b->notes[i].kind = BOUNCE_NONE;
-	return changed;
+	if (r->report && strlen(r->report) > 15)
+		r->report[15] = '\0';
 }
 
 void bounce_status_from_text(const char *text, const char *fallback, char out[16])
@@ -194,11 +122,73 @@ static void split_last_error(const char *text, char *host, size_t hostlen, const
 	*reason = colon + 2;
 }
 
+int bounce_final(const struct sp_config *cfg, const char *spool_dir, struct spool_entry *e, time_t now,
+		 struct idlist *queued)
+{
+	struct envelope *env = &e->env;
+	size_t cap = env->nrcpts ? env->nrcpts : 1;
+	struct dsn_rcpt *list = xcalloc(cap, sizeof(*list));
+	char (*host)[256] = xcalloc(cap, sizeof(*host));
+	size_t k = 0;
+	bool any_failed = false;
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		const struct spool_rcpt *r = &env->rcpts[i];
+		if (!r->report || (r->state != RCPT_FAILED && r->state != RCPT_SENT))
+			continue;
+		const char *reason;
+		split_last_error(r->last_error, host[k], sizeof(host[k]), &reason);
+		bool relayed = r->state == RCPT_SENT;
+		any_failed = any_failed || !relayed;
+		list[k] = (struct dsn_rcpt){
+			.addr = r->addr, .orcpt = r->orcpt, .status = r->report,
+			.remote_mta = host[k][0] ? host[k] : NULL, .diagnostic = reason,
+			.last_attempt = r->next_attempt ? r->next_attempt : now, .relayed = relayed,
+		};
+		k++;
+	}
+	int rc = 0;
+	if (k > 0) {
+		char from[320];
+		struct dsn_report rep = {
+			.action = any_failed ? DSN_FAILED : DSN_RELAYED, .hostname = cfg->hostname, .orig = env,
+			.msg_fd = e->msg_fd, .rcpts = list, .nrcpts = k, .now = now,
+			.from = bounce_sender_address(cfg, from, sizeof(from)),
+		};
+		char id[SPOOL_ID_LEN + 1], err[256];
+		rc = dsn_queue(spool_dir, &rep, id, err, sizeof(err));
+		if (rc == 0) {
+			fault_point("after-bounce-queued"); /* before the message is removed */
+			log_msg(LOG_INFO, "%s: sender delivery status notification (%s, %zu recipient(s)): %s", env->id,
+				dsn_action_name(rep.action), k, id);
+			if (queued)
+				idlist_add(queued, id);
+		} else {
+			log_msg(LOG_ERR, "%s: cannot queue the delivery status notification (%s): %s", env->id,
+				dsn_action_name(rep.action), err);
+			/* never finalise a failure without its report: try it all
+			 * again later (a lost success report is no loss of mail) */
+			rc = any_failed ? -1 : 0;
+			for (size_t i = 0; i < env->nrcpts; i++) {
+				struct spool_rcpt *r = &env->rcpts[i];
+				if (!r->report || r->state != RCPT_FAILED)
+					continue;
+				r->state = RCPT_DEFERRED;
+				r->next_attempt = now + (time_t)(cfg->queue.retry_min ? cfg->queue.retry_min : 60);
+				free(r->report);
+				r->report = NULL;
+			}
+		}
+	}
+	free(list);
+	free(host);
+	return rc;
+}
+
 bool bounce_warn_delay(const struct sp_config *cfg, const char *spool_dir, struct spool_entry *e, time_t now,
 		       struct idlist *queued)
 {
 	struct envelope *env = &e->env;
-	if (cfg->queue.delay_warning == 0 || (env->flags & ENV_WARNED) || no_notice_reason(env) ||
+	if (cfg->queue.delay_warning == 0 || (env->flags & ENV_WARNED) || bounce_no_notice_reason(env) ||
 	    now - env->arrival < (time_t)cfg->queue.delay_warning)
 		return false;
 	struct dsn_rcpt *list = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*list));
@@ -220,11 +210,13 @@ bool bounce_warn_delay(const struct sp_config *cfg, const char *spool_dir, struc
 		k++;
 	}
 	bool changed = false;
+	char from[320];
 	if (k > 0) {
 		struct dsn_report rep = {
 			.action = DSN_DELAYED, .hostname = cfg->hostname, .orig = env, .msg_fd = e->msg_fd,
 			.rcpts = list, .nrcpts = k, .now = now,
 			.retry_until = cfg->queue.lifetime ? env->arrival + (time_t)cfg->queue.lifetime : 0,
+			.from = bounce_sender_address(cfg, from, sizeof(from)),
 		};
 		char id[SPOOL_ID_LEN + 1], err[256];
 		if (dsn_queue(spool_dir, &rep, id, err, sizeof(err)) == 0) {

@@ -1,12 +1,16 @@
 /*
- * bounce.h - which delivery status notifications a delivery attempt owes,
- * and queueing them at the right moment (dsn.c writes them). deliver.c
- * notes each recipient's final result here; before the state that makes
- * those results final is saved (or the message removed), bounce_flush()
- * queues the notifications durably, so a crash in between gives at worst
- * a duplicate notification, never none. Rules (RFC 3461, SPEC section 3):
- *   - never a notification to the null sender or about a bounce (ENV_BOUNCE):
- *     such a failure is dropped with a log line, so bounces never loop;
+ * bounce.h - which delivery status notifications a message owes, and
+ * queueing them at the right moment (dsn.c writes them). Rules (RFC 3461,
+ * SPEC section 3):
+ *   - ONE notification per message reports its outcome, however many
+ *     relays and attempts it took: each recipient's final result that owes
+ *     a report is recorded in the spool (rcpt REPORT field), and when the
+ *     last recipient is final bounce_final() queues one DSN listing them
+ *     all ("failed" and "relayed" alike), before the message is removed:
+ *     a crash in between gives at worst a duplicate, never none;
+ *   - never a notification to the null sender or about a notification
+ *     (ENV_BOUNCE): a notification is never bounced, it is retried like
+ *     any message until queue.lifetime, then given up with a loud log line;
  *   - failure: unless NOTIFY=NEVER or a NOTIFY list without FAILURE;
  *   - success: only with NOTIFY=SUCCESS and a relay without DSN support
  *     (Action: relayed; a DSN-capable relay reports itself);
@@ -28,44 +32,36 @@
 
 enum bounce_kind { BOUNCE_NONE, BOUNCE_FAILED, BOUNCE_RELAYED };
 
-struct bounce_note {
-	enum bounce_kind kind;
-	char status[16];
-	char remote[256];         /* relay host, "" when none was reached */
-	char diag[512];
-	time_t when;
-};
-
-struct bounces {
-	struct bounce_note *notes;  /* one per recipient of the envelope */
-	size_t n;
-	struct idlist *queued;      /* ids of the notifications queued; may be NULL */
-};
-
-void bounce_init(struct bounces *b, size_t nrcpts, struct idlist *queued);
-void bounce_free(struct bounces *b);
-
-/* Whether recipient r wants a failure / delay / success notification. */
+/* Whether a recipient with these NOTIFY bits wants a failure / success /
+ * delay notification. */
 bool bounce_wants(unsigned notify, enum bounce_kind kind);
 bool bounce_wants_delay(unsigned notify);
 
-/*
- * Note recipient ri's final result (delivered or permanent); nothing is
- * noted for other outcomes or when no notification is owed. status is the
- * classifier's DSN status; remote the relay host (NULL: none); server_dsn
- * whether that relay took the DSN parameters itself.
- */
-void bounce_note(struct bounces *b, const struct envelope *env, size_t ri, enum outcome outcome,
-		 const char *status, const char *remote, const char *diag, bool server_dsn, time_t now);
+/* Why no notification can be made about env, or NULL when one can. */
+const char *bounce_no_notice_reason(const struct envelope *env);
 
 /*
- * Queue every noted notification (one per kind) and clear the notes. A
- * failure notification that cannot be queued sends its recipients back
- * to deferred (retried at retry_min) so that none is finalised without
- * one. Returns true when the envelope was changed that way.
+ * Recipient r of env reached a final result (delivered or permanent):
+ * record in r->report the status a notification owes (status: the
+ * classifier's; server_dsn: the relay took the DSN parameters itself), or
+ * log why none can be sent. r's state and last_error are already set.
  */
-bool bounce_flush(struct bounces *b, const struct sp_config *cfg, const char *spool_dir, struct spool_entry *e,
-		  time_t now);
+void bounce_record(const struct envelope *env, struct spool_rcpt *r, enum outcome outcome, const char *status,
+		   bool server_dsn);
+
+/*
+ * The message is done (no recipient queued): queue the one notification
+ * its recipients' records ask for, if any. 0 when queued or none is owed.
+ * -1 when it could not be queued: the failed recipients that owed one are
+ * sent back to deferred (retried at retry_min) so that none is finalised
+ * without its report; the caller saves the envelope.
+ */
+int bounce_final(const struct sp_config *cfg, const char *spool_dir, struct spool_entry *e, time_t now,
+		 struct idlist *queued);
+
+/* The envelope sender for notifications through a relay that refuses the
+ * null sender: bounce_sender, default MAILER-DAEMON@domain. */
+const char *bounce_sender_address(const struct sp_config *cfg, char *buf, size_t len);
 
 /*
  * The delay warning: when due (see above), queue it and set ENV_WARNED.

@@ -11,12 +11,29 @@
 #include "outcome.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <sysexits.h>
+
+time_t deliver_expiry(const struct sp_config *cfg, const struct envelope *env)
+{
+	if (!cfg->queue.lifetime)
+		return 0;
+	for (size_t i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i].state == RCPT_PENDING || env->rcpts[i].state == RCPT_DEFERRED)
+			return env->arrival + (time_t)cfg->queue.lifetime;
+	return 0;
+}
+
+bool deliver_is_due_cfg(const struct sp_config *cfg, const struct envelope *env, time_t now, bool flush)
+{
+	time_t expiry = deliver_expiry(cfg, env);
+	return (expiry && expiry <= now) || deliver_is_due(env, now, flush);
+}
 
 bool deliver_is_due(const struct envelope *env, time_t now, bool flush)
 {
@@ -51,7 +68,7 @@ struct job {
 	struct deliver_stats *stats;
 	bool dirty;               /* state changed since the last save */
 	bool save_failed;
-	struct bounces bounces;   /* notifications owed, queued before each save */
+	bool expired;             /* past queue.lifetime: no more attempts */
 };
 
 static double wall_now(void)
@@ -94,7 +111,7 @@ struct origin {
 };
 
 /* Record one recipient's result (status: the classifier's DSN status),
- * note the notification it owes, log its line. */
+ * record the notification it owes, log its line. */
 static void finalize(struct job *j, size_t ri, enum outcome outcome, const char *status, const char *reason,
 		     const struct origin *from)
 {
@@ -102,8 +119,16 @@ static void finalize(struct job *j, size_t ri, enum outcome outcome, const char 
 	struct spool_rcpt *r = &env->rcpts[ri];
 	const struct sp_config *cfg = j->pool->cfg;
 	const char *label = from ? from->label : NULL, *tls = from ? from->tls : NULL;
-	char expired[640], expired_status[16];
-	r->attempts++;
+	char expired[800], expired_status[16], kept[640];
+	if (!j->expired)
+		r->attempts++;
+	if (outcome == OUTCOME_PERMANENT && (env->flags & ENV_BOUNCE)) {
+		/* a notification is never bounced: retried like any message
+		 * until its lifetime ends (then given up loudly, bounce.c) */
+		snprintf(kept, sizeof(kept), "%.560s (a delivery status notification: kept and retried)", reason);
+		reason = kept;
+		outcome = OUTCOME_TEMPORARY;
+	}
 	if (outcome == OUTCOME_TEMPORARY && cfg->queue.lifetime &&
 	    j->now - env->arrival >= (time_t)cfg->queue.lifetime) {
 		char life[16];
@@ -114,8 +139,6 @@ static void finalize(struct job *j, size_t ri, enum outcome outcome, const char 
 		outcome = outcome_classify(STAGE_CONNECT, 0, NULL, LOCAL_EXPIRED, expired_status);
 		status = expired_status;
 	}
-	bounce_note(&j->bounces, env, ri, outcome, status, from ? from->host : NULL, reason,
-		    from && from->server_dsn, j->now);
 	switch (outcome) {
 	case OUTCOME_DELIVERED:
 		r->state = RCPT_SENT;
@@ -125,6 +148,7 @@ static void finalize(struct job *j, size_t ri, enum outcome outcome, const char 
 		break;
 	case OUTCOME_PERMANENT:
 		r->state = RCPT_FAILED;
+		r->next_attempt = j->now; /* a failed recipient keeps the time of its failure */
 		set_last_error(r, label, reason);
 		j->stats->bounced++;
 		break;
@@ -134,6 +158,14 @@ static void finalize(struct job *j, size_t ri, enum outcome outcome, const char 
 		set_last_error(r, label, reason);
 		j->stats->deferred++;
 		break;
+	}
+	if (outcome != OUTCOME_TEMPORARY) {
+		bounce_record(env, r, outcome, status, from && from->server_dsn);
+		if (r->report && outcome == OUTCOME_DELIVERED) {
+			/* the relayed report names the relay and its reply */
+			r->next_attempt = j->now;
+			set_last_error(r, label, reason);
+		}
 	}
 	j->dirty = true;
 	double delay = wall_now() - arrival_of(env);
@@ -146,9 +178,6 @@ static void finalize(struct job *j, size_t ri, enum outcome outcome, const char 
 
 static void save(struct job *j)
 {
-	/* the notifications first: a crash after them repeats one, never loses one */
-	if (bounce_flush(&j->bounces, j->pool->cfg, j->spool_dir, j->e, j->now))
-		j->dirty = true;
 	if (!j->dirty)
 		return;
 	char err[256];
@@ -171,6 +200,46 @@ static int final_status(const struct envelope *env)
 	return queued ? EX_TEMPFAIL : failed ? EX_UNAVAILABLE : 0;
 }
 
+/* MAIL FROM:<> refused with a 5xx for every recipient (SES: "501
+ * Invalid MAIL FROM address provided"). */
+static bool null_sender_refused(const struct smtp_rcpt_result *res, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		const char *t = res[k].reason;
+		if (res[k].stage != STAGE_MAIL || t[0] != '5' || !isdigit((unsigned char)t[1]) ||
+		    !isdigit((unsigned char)t[2]))
+			return false;
+	}
+	return n > 0;
+}
+
+/*
+ * One transaction on s. A notification goes from the null sender; a relay
+ * that refuses that (learnt from its refusal, remembered for the process)
+ * gets it from bounce_sender instead, at once on the same session.
+ */
+static int send_transaction(struct job *j, struct relay_link *link, struct smtp_session *s, const size_t *todo,
+			    size_t ntodo, struct smtp_rcpt_result *res, bool *eod_sent)
+{
+	const struct envelope *env = &j->e->env;
+	bool is_dsn = (env->flags & ENV_BOUNCE) && (!env->sender || !env->sender[0]);
+	char buf[320];
+	struct envelope as_bounce_sender = *env;
+	as_bounce_sender.sender = (char *)bounce_sender_address(j->pool->cfg, buf, sizeof(buf));
+	if (is_dsn && link->refuses_null_sender)
+		return smtp_send_message(s, &as_bounce_sender, j->e->msg_fd, todo, ntodo, res, eod_sent);
+	int r = smtp_send_message(s, env, j->e->msg_fd, todo, ntodo, res, eod_sent);
+	if (r == 0 && is_dsn && null_sender_refused(res, ntodo)) {
+		link->refuses_null_sender = true;
+		log_msg(LOG_NOTICE, "%s: relay %s %s refuses the null sender <> (%s); notifications through it go "
+			"from <%s> (bounce_sender)", env->id, link->relay->name, link->label, res[0].reason,
+			as_bounce_sender.sender);
+		memset(res, 0, ntodo * sizeof(*res));
+		r = smtp_send_message(s, &as_bounce_sender, j->e->msg_fd, todo, ntodo, res, eod_sent);
+	}
+	return r;
+}
+
 /* Try relay li for the recipients in todo; the ones to fail over stay in
  * todo (count returned). */
 static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, struct smtp_failure *last,
@@ -190,7 +259,7 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 			       .server_dsn = s->caps.dsn };
 	struct smtp_rcpt_result *res = xcalloc(ntodo, sizeof(*res));
 	bool eod_sent = false;
-	int r = smtp_send_message(s, &j->e->env, j->e->msg_fd, todo, ntodo, res, &eod_sent);
+	int r = send_transaction(j, link, s, todo, ntodo, res, &eod_sent);
 	if (eod_sent)
 		fault_point("after-data-reply"); /* end of data sent, reply read; no state saved */
 	bool lost = r < 0;
@@ -223,18 +292,31 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 		.start = wall_now(), .stats = stats,
 	};
 	stats->messages++;
+	time_t expiry = deliver_expiry(pool->cfg, env);
+	j.expired = expiry && expiry <= j.now;
 	size_t *todo = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(size_t));
 	size_t ntodo = 0;
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		const struct spool_rcpt *r = &env->rcpts[i];
-		if (r->state == RCPT_PENDING || (r->state == RCPT_DEFERRED && (flush || r->next_attempt <= j.now)))
+		if (r->state == RCPT_PENDING ||
+		    (r->state == RCPT_DEFERRED && (j.expired || flush || r->next_attempt <= j.now)))
 			todo[ntodo++] = i;
 	}
-	bounce_init(&j.bounces, env->nrcpts, &stats->dsn_ids);
 	struct smtp_failure last = { .local = LOCAL_NONE };
 	char last_label[320] = "";
 	const char *last_relay = NULL;
 	bool any_relay = false;
+	if (j.expired) {
+		/* its lifetime is over: expire now, without another attempt */
+		for (size_t k = 0; k < ntodo; k++) {
+			struct spool_rcpt *r = &env->rcpts[todo[k]];
+			char why[600];
+			snprintf(why, sizeof(why), "%s", r->last_error ? r->last_error
+				 : env->flags & ENV_HELD ? "the message was on hold" : "never attempted");
+			finalize(&j, todo[k], OUTCOME_TEMPORARY, "4.4.7", why, NULL);
+		}
+		ntodo = 0;
+	}
 	for (size_t li = 0; li < pool->n && ntodo > 0; li++) {
 		if (!conf_relay_matches_sender(pool->links[li].relay, env->sender))
 			continue;
@@ -254,22 +336,24 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 		} else {
 			char st[16];
 			outcome_classify(last.stage, last.code, last.enhanced, last.local, st);
-			struct origin from = { .label = last_label, .host = last_relay };
+			struct origin from = { .label = last_label, .host = last_relay,
+					       .tls = last.tls[0] ? last.tls : NULL };
 			finalize(&j, todo[k], OUTCOME_TEMPORARY, st, last.reason[0] ? last.reason : "delivery failed",
 				 &from);
 		}
 	}
 	free(todo);
-	/* the notifications owed are queued before the state that ends them */
-	if (bounce_flush(&j.bounces, pool->cfg, spool_dir, e, j.now))
-		j.dirty = true;
 	int status = final_status(env);
+	/* done: the one notification owed is queued before the message goes */
+	if (status != EX_TEMPFAIL && bounce_final(pool->cfg, spool_dir, e, j.now, &stats->dsn_ids) < 0) {
+		j.dirty = true;
+		status = final_status(env);
+	}
 	if (status == EX_TEMPFAIL) {
 		if (bounce_warn_delay(pool->cfg, spool_dir, e, j.now, &stats->dsn_ids))
 			j.dirty = true;
 		save(&j);
 	}
-	bounce_free(&j.bounces);
 	if (j.save_failed) {
 		spool_close_entry(e);
 		return EX_CANTCREAT;

@@ -25,6 +25,13 @@ struct deliver_stats {
  * messages are never due. */
 bool deliver_is_due(const struct envelope *env, time_t now, bool flush);
 
+/* When env expires (arrival + queue.lifetime while a recipient is still
+ * queued, held or not); 0: never. deliver_is_due_cfg() is deliver_is_due()
+ * or expired by now: expiry happens at that moment, not at the next
+ * attempt, and also for held messages. */
+time_t deliver_expiry(const struct sp_config *cfg, const struct envelope *env);
+bool deliver_is_due_cfg(const struct sp_config *cfg, const struct envelope *env, time_t now, bool flush);
+
 /* Seconds to wait after the attempts-th failed attempt: retry_min doubled
  * per attempt, at most retry_max. */
 unsigned deliver_backoff(const struct sp_config *cfg, unsigned attempts);

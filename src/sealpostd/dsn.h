@@ -3,13 +3,19 @@
  * ("failed"), the delay warning ("delayed") and the report for a message
  * relayed to a server without DSN support ("relayed"). A DSN is an
  * ordinary queued message: null sender, flag ENV_BOUNCE, one recipient
- * (the original envelope sender), delivered like any other. Runs as the
+ * (the original envelope sender), delivered like any other. What is
+ * returned is bounded: at most DSN_RETURN_LIMIT bytes of the original,
+ * only its header when the failure is about its size (status X.3.4), and
+ * the DSN needs SMTPUTF8 only when its own recipient does (else an
+ * internationalized original is returned as its header, base64-encoded:
+ * RFC 6533 downgrade). Runs as the
  * worker's user; the original message is streamed from its spool file,
  * never read whole; every string from a server is made header-safe.
  */
 #ifndef SEALPOSTD_DSN_H
 #define SEALPOSTD_DSN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -24,6 +30,7 @@ struct dsn_rcpt {
 	const char *remote_mta;  /* relay host name, or NULL */
 	const char *diagnostic;  /* the server's reply ("550 5.1.1 ...") or a local reason */
 	time_t last_attempt;     /* 0: none */
+	bool relayed;            /* Action: relayed (in a DSN_FAILED report too) */
 };
 
 struct dsn_report {
@@ -35,7 +42,12 @@ struct dsn_report {
 	size_t nrcpts;
 	time_t now;
 	time_t retry_until;           /* DSN_DELAYED: Will-Retry-Until; 0 none */
+	const char *from;             /* From: address (bounce_sender); NULL:
+				       * MAILER-DAEMON@hostname */
 };
+
+/* Bytes of the original returned at most (Postfix's bounce_size_limit). */
+#define DSN_RETURN_LIMIT 50000
 
 /* The Action: value ("failed", "delayed", "relayed"). */
 const char *dsn_action_name(enum dsn_action a);

@@ -10,9 +10,13 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/tls_cache.c src/sealpostd/tls_cache.h \
 	src/sealpostd/net.c src/sealpostd/net.h \
 	src/sealpostd/resolve.c src/sealpostd/resolve.h \
+	src/sealpostd/eyeballs.c src/sealpostd/eyeballs.h \
 	src/sealpostd/auth.c src/sealpostd/auth.h \
 	src/sealpostd/scram.c src/sealpostd/scram.h \
 	src/sealpostd/smtp.c src/sealpostd/smtp.h \
+	src/sealpostd/tls_mode.c src/sealpostd/tls_mode.h \
+	src/sealpostd/from_rewrite.c src/sealpostd/from_rewrite.h \
+	src/sealpostd/data_stream.c src/sealpostd/data_stream.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \
 	src/sealpostd/deliver.c src/sealpostd/deliver.h \
 	src/sealpostd/dsn.c src/sealpostd/dsn.h \
@@ -21,9 +25,10 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/queue_run.c src/sealpostd/queue_run.h \
 	src/sealpostd/daemon.c src/sealpostd/daemon.h \
 	src/sealpostd/probe.c src/sealpostd/probe.h \
-	src/sealpostd/privdrop.c src/sealpostd/privdrop.h
-src_sealpostd_libworker_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
-WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS)
+	src/sealpostd/privdrop.c src/sealpostd/privdrop.h \
+	src/sealpostd/preflight.c src/sealpostd/preflight.h
+src_sealpostd_libworker_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(IDN_CFLAGS)
+WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS) $(IDN_LIBS)
 src_sealpostd_sealpostd_SOURCES = src/sealpostd/main.c
 src_sealpostd_sealpostd_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 src_sealpostd_sealpostd_LDADD = $(WORKER_LIBS)

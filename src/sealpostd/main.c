@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "privdrop.h"
+#include "preflight.h"
 #include "probe.h"
 #include "queue_run.h"
 #include "tls.h"
@@ -108,6 +109,8 @@ static int check_config(const struct sp_config *cfg, const char *conf_path)
 		}
 	}
 	tls_global_deinit();
+	if (st == 0) /* what the worker needs, as the worker's user */
+		st = preflight_run(cfg, conf_path);
 	return st;
 }
 
@@ -235,7 +238,8 @@ int main(int argc, char **argv)
 	int status = 0;
 	bool trace = verbose > 1;
 	if (mode == MODE_PROBE) {
-		status = probe_relays(cfg, trace, stdout);
+		if ((status = preflight_run(cfg, conf_path)) == 0)
+			status = probe_relays(cfg, trace, stdout);
 	} else if (mode == MODE_ONCE) {
 		struct run_options ro = { .flush = flush, .only_id = only_id, .trace = trace, .stop = &stop_flag,
 					 .lock_fd = lock_fd };

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "eyeballs.h"
 #include "net.h"
 #include "outcome.h"
 #include "resolve.h"
@@ -75,66 +76,29 @@ void net_init(struct netconn *c)
 	c->wlen = 0;
 }
 
-static int connect_one(const struct resolved_addr *ai, unsigned timeout_s, char *why, size_t whylen)
-{
-	int fd = socket(ai->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		set_err(why, whylen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (const struct sockaddr *)&ai->addr, ai->len) < 0 && errno != EINPROGRESS) {
-		set_err(why, whylen, "%s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	int w = net_wait(fd, true, net_deadline(timeout_s));
-	if (w <= 0) {
-		set_err(why, whylen, "%s", w == 0 ? "connection timed out" : strerror(errno));
-		close(fd);
-		return w == 0 ? -2 : -1;
-	}
-	int soerr = 0;
-	socklen_t sl = sizeof(soerr);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-		soerr = errno;
-	if (soerr != 0) {
-		set_err(why, whylen, "%s", strerror(soerr));
-		close(fd);
-		return -1;
-	}
-	/* Commands are flushed as whole batches: never wait for delayed ACKs. */
-	int one = 1;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
 int net_connect(struct netconn *c, const char *host, unsigned port, unsigned timeout_s, char *err, size_t errlen)
 {
 	struct resolved addrs;
 	int gr = resolve_bounded(host, port, timeout_s, &addrs, err, errlen);
 	if (gr != 0)
 		return gr == EAI_AGAIN ? LOCAL_TIMEOUT : LOCAL_CONNECT;
-	int result = LOCAL_CONNECT;
-	char why[256] = "no address";
-	char ip[64] = "";
-	for (size_t i = 0; i < addrs.n; i++) {
-		const struct resolved_addr *ai = &addrs.a[i];
-		if (getnameinfo((const struct sockaddr *)&ai->addr, ai->len, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST) != 0)
-			snprintf(ip, sizeof(ip), "?");
-		int fd = connect_one(ai, timeout_s, why, sizeof(why));
-		if (fd >= 0) {
-			c->fd = fd;
-			c->port = port;
-			snprintf(c->ip, sizeof(c->ip), "%s", ip);
-			c->rstart = c->rend = 0;
-			c->wlen = 0;
-			return 0;
-		}
-		result = fd == -2 ? LOCAL_TIMEOUT : LOCAL_CONNECT;
+	char why[300];
+	struct resolved_addr won;
+	bool timed_out;
+	int fd = eyeballs_connect(host, &addrs, timeout_s, &won, &timed_out, why, sizeof(why));
+	const struct resolved_addr *shown = fd >= 0 ? &won : &addrs.a[addrs.n - 1];
+	if (getnameinfo((const struct sockaddr *)&shown->addr, shown->len, c->ip, sizeof(c->ip), NULL, 0,
+			NI_NUMERICHOST) != 0)
+		snprintf(c->ip, sizeof(c->ip), "?");
+	if (fd < 0) {
+		set_err(err, errlen, "cannot connect: %s", why);
+		return timed_out ? LOCAL_TIMEOUT : LOCAL_CONNECT;
 	}
-	snprintf(c->ip, sizeof(c->ip), "%s", ip);
-	set_err(err, errlen, "cannot connect: %s", why);
-	return result;
+	c->fd = fd;
+	c->port = port;
+	c->rstart = c->rend = 0;
+	c->wlen = 0;
+	return 0;
 }
 
 static void set_io_err(char *err, size_t errlen, const char *what, int e)

@@ -1,7 +1,7 @@
 /*
  * net.h - the worker's connection to a relay: connect with a timeout over
- * every address of the host, TCP_NODELAY, and one buffered line-oriented
- * stream that is plaintext only until STARTTLS (then everything goes
+ * every address of the host (raced, RFC 8305: eyeballs.h), TCP_NODELAY,
+ * and one buffered line-oriented stream that is plaintext only until STARTTLS (then everything goes
  * through tls.h). Every read and write is bounded by a deadline. The peer
  * is hostile: lines are bounded, and bytes buffered at the moment of
  * STARTTLS are detectable (response injection).
@@ -44,7 +44,8 @@ int net_wait(int fd, bool for_write, uint64_t deadline_ms);
 int net_read_until_eof(int fd, void *buf, size_t cap, uint64_t deadline_ms, size_t *n);
 
 void net_init(struct netconn *c);
-/* Connect to host:port trying each address, each bounded by timeout_s.
+/* Connect to host:port: resolve (bounded by timeout_s), then race the
+ * addresses (eyeballs.h), each attempt bounded by timeout_s.
  * 0, or a local_error (LOCAL_CONNECT, LOCAL_TIMEOUT) with the reason. */
 int net_connect(struct netconn *c, const char *host, unsigned port, unsigned timeout_s, char *err, size_t errlen);
 

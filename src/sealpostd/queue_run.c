@@ -47,8 +47,11 @@ static int scan_one(const char *id, void *ctx)
 	envelope_init(&env);
 	if (spool_read_envelope(sc->cfg->spool_dir, id, &env, NULL, 0) < 0)
 		return 0; /* gone, or damaged: the locked open moves it aside */
-	if (deliver_is_due(&env, sc->now, sc->flush))
+	if (deliver_is_due_cfg(sc->cfg, &env, sc->now, sc->flush))
 		idlist_add(&sc->due, id);
+	time_t expiry = deliver_expiry(sc->cfg, &env); /* held or not: wake for it */
+	if (expiry && (sc->next_due == 0 || expiry < sc->next_due))
+		sc->next_due = expiry;
 	if (!(env.flags & ENV_HELD))
 		for (size_t i = 0; i < env.nrcpts; i++) {
 			const struct spool_rcpt *r = &env.rcpts[i];
@@ -138,7 +141,7 @@ static int deliver_one(const struct sp_config *cfg, const struct run_options *o,
 		log_msg(LOG_ERR, "%s: damaged spool entry moved aside: %s", id, err);
 		return -1;
 	}
-	if (!deliver_is_due(&e.env, time(NULL), flush)) {
+	if (!deliver_is_due_cfg(cfg, &e.env, time(NULL), flush)) {
 		spool_close_entry(&e);
 		return -1;
 	}
@@ -265,7 +268,7 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 	if (spool_list(cfg->spool_dir, scan_one, &sc) < 0) {
 		log_msg(LOG_ERR, "cannot list the spool %s/queue: %s", cfg->spool_dir, strerror(errno));
 		free(sc.due.ids);
-		return EX_TEMPFAIL;
+		return EX_CANTCREAT; /* the spool is not usable: sealpostd(8) says 73 */
 	}
 	int result = 0;
 	if (sc.due.n > 0) {

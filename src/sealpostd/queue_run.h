@@ -26,7 +26,7 @@ struct run_options {
 
 /*
  * Run once. Returns 0 when the queue was processed (whatever the
- * per-message outcomes), EX_CANTCREAT/EX_TEMPFAIL for spool trouble. With
+ * per-message outcomes), EX_CANTCREAT (73) for spool trouble. With
  * only_id, *id_status receives deliver_entry()'s status for it (0, 75,
  * 69; 0 too when it was already gone, 75 when it is held). A message
  * another worker has is waited for (bounded by the timeouts); when that

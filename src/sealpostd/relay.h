@@ -36,6 +36,9 @@ struct relay_link {
 	struct tls_resume *resume;  /* kept for the whole process (relay.c) */
 	struct tls_cache_stamp *cache_stamp; /* of the spool's copy (tls_cache.h) */
 	uint64_t opened_ms;         /* when the open session was connected */
+	bool refuses_null_sender;   /* refused MAIL FROM:<> for a notification:
+				     * notifications go from bounce_sender
+				     * (learnt once per process, deliver.c) */
 };
 
 struct relay_pool {

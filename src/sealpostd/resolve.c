@@ -24,12 +24,38 @@ struct report {
 	struct resolved list;
 };
 
+static bool usable(const struct addrinfo *ai, size_t maxlen)
+{
+	return (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) && ai->ai_addrlen <= maxlen;
+}
+
+/* Keep up to RESOLVE_MAX addresses in the resolver's order, but never let
+ * one family crowd the other out: up to half the slots are reserved for
+ * each family, the rest go to whichever has more (for the race of
+ * eyeballs.h, which needs both). */
 static void fill(const struct addrinfo *res, struct resolved *out)
 {
+	enum { SCAN_MAX = 64 }; /* answers looked at: bounds the work */
+	bool take[SCAN_MAX] = { false };
+	size_t per_family[2] = { 0, 0 }, taken = 0, k = 0;
+	for (const struct addrinfo *ai = res; ai && k < SCAN_MAX; ai = ai->ai_next, k++) {
+		size_t f = ai->ai_family == AF_INET6;
+		if (usable(ai, sizeof(out->a[0].addr)) && per_family[f] < RESOLVE_MAX / 2) {
+			take[k] = true;
+			per_family[f]++;
+			taken++;
+		}
+	}
+	k = 0;
+	for (const struct addrinfo *ai = res; ai && k < SCAN_MAX && taken < RESOLVE_MAX; ai = ai->ai_next, k++)
+		if (!take[k] && usable(ai, sizeof(out->a[0].addr))) {
+			take[k] = true;
+			taken++;
+		}
 	out->n = 0;
-	for (const struct addrinfo *ai = res; ai && out->n < RESOLVE_MAX; ai = ai->ai_next) {
-		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-		    ai->ai_addrlen > sizeof(out->a[0].addr))
+	k = 0;
+	for (const struct addrinfo *ai = res; ai && k < SCAN_MAX; ai = ai->ai_next, k++) {
+		if (!take[k])
 			continue;
 		struct resolved_addr *a = &out->a[out->n++];
 		a->family = ai->ai_family;

@@ -3,7 +3,8 @@
  * answers must not hold a worker longer than the connect timeout, and the
  * NSS modules a lookup loads should never map into the worker: a host
  * name is resolved in a short-lived child that reports the addresses over
- * a pipe; an IP literal is converted in place.
+ * a pipe (every address, both families, in the resolver's order; net.c
+ * races them); an IP literal is converted in place.
  */
 #ifndef SEALPOST_RESOLVE_H
 #define SEALPOST_RESOLVE_H

@@ -1,6 +1,9 @@
 /*
  * scram.c - SCRAM-SHA-256 client messages (see scram.h). Every secret
  * intermediate (SaltedPassword, ClientKey, proofs) is wiped after use.
+ * A non-ASCII password is prepared with SASLprep (RFC 4013) by GNU
+ * libidn's stringprep, the library that carries the Unicode 3.2 tables
+ * stringprep is defined over (a current-Unicode NFKC would differ).
  */
 #include "config.h"
 
@@ -12,6 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stringprep.h>
 
 /* saslname: "=" and "," escaped (RFC 5802 5.1). */
 static void add_saslname(struct buf *b, const char *user)
@@ -24,6 +28,29 @@ static void add_saslname(struct buf *b, const char *user)
 		else
 			buf_addc(b, *p);
 	}
+}
+
+char *scram_saslprep(const char *password, char *err, size_t errlen)
+{
+	bool ascii = true;
+	for (const unsigned char *p = (const unsigned char *)password; *p; p++)
+		ascii = ascii && *p < 0x80;
+	if (ascii)
+		return xstrdup(password); /* SASLprep changes no printable ASCII */
+	if (!utf8_valid(password, strlen(password))) {
+		set_err(err, errlen, "the password is not UTF-8, which SCRAM needs (RFC 5802)");
+		return NULL;
+	}
+	char *prepared = NULL;
+	int rc = stringprep_profile(password, &prepared, "SASLprep", STRINGPREP_NO_UNASSIGNED);
+	if (rc != STRINGPREP_OK || !prepared || !prepared[0]) {
+		set_err(err, errlen, "the password cannot be used with SCRAM (RFC 4013 SASLprep: %s)",
+			rc != STRINGPREP_OK ? stringprep_strerror(rc) : "empty after preparation");
+		if (prepared)
+			free_secret(prepared);
+		return NULL;
+	}
+	return prepared;
 }
 
 char *scram_client_first(struct scram *sc, const char *user, const char *nonce)
@@ -96,7 +123,13 @@ char *scram_client_final(struct scram *sc, const char *password, const char *ser
 		set_err(err, errlen, "bad SCRAM salt");
 		return NULL;
 	}
-	if (tls_pbkdf2_sha256(password, strlen(password), salt, (size_t)saltn, (unsigned)iterations, sc->salted) < 0) {
+	char *prepared = scram_saslprep(password, err, errlen);
+	if (!prepared)
+		return NULL;
+	int derived = tls_pbkdf2_sha256(prepared, strlen(prepared), salt, (size_t)saltn, (unsigned)iterations,
+					sc->salted);
+	free_secret(prepared);
+	if (derived < 0) {
 		set_err(err, errlen, "SCRAM key derivation failed");
 		return NULL;
 	}

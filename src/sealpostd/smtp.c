@@ -13,7 +13,10 @@
 #include "config.h"
 
 #include "smtp.h"
+#include "tls_mode.h"
 #include "auth.h"
+#include "data_stream.h"
+#include "from_rewrite.h"
 #include "log.h"
 #include "util.h"
 
@@ -67,6 +70,10 @@ static void set_fail(struct smtp_session *s, enum smtp_stage stage, enum local_e
 {
 	s->fail.stage = stage;
 	s->fail.local = local;
+	/* the log's tls= tells the truth: a failure inside a secured session
+	 * (EHLO, AUTH, a transaction) happened over TLS */
+	snprintf(s->fail.tls, sizeof(s->fail.tls), "%s",
+		 s->conn.tls && s->state > SMTP_HANDSHAKE ? net_tls_summary(&s->conn) : "");
 	s->fail.code = r ? r->code : 0;
 	snprintf(s->fail.enhanced, sizeof(s->fail.enhanced), "%s", r ? r->enhanced : "");
 	va_list ap;
@@ -208,7 +215,14 @@ static int do_greeting(struct smtp_session *s)
 	struct smtp_reply r;
 	char err[256];
 	enter(s, SMTP_GREETING);
-	int rc = get_reply(s, cmd_deadline(s), &r, err, sizeof(err));
+	uint64_t deadline = cmd_deadline(s);
+	/* tls = "starttls" on an implicit-TLS port: say so, do not wait */
+	char hint[400];
+	if (tls_mode_check_greeting(&s->conn, s->cfg, s->relay, s->pol, deadline, hint, sizeof(hint)) < 0) {
+		set_fail(s, STAGE_GREETING, LOCAL_CONFIG, NULL, "greeting: %s", hint);
+		return -1;
+	}
+	int rc = get_reply(s, deadline, &r, err, sizeof(err));
 	if (rc != 0) {
 		set_fail(s, STAGE_GREETING, rc, NULL, "greeting: %s", err);
 		return -1;
@@ -245,6 +259,7 @@ static int do_tls(struct smtp_session *s)
 			   rc == 0 ? "ACCEPTED" : "REJECTED");
 	}
 	if (rc != 0) {
+		tls_mode_hint_implicit(s->relay, rc, err, sizeof(err)); /* the reverse mistake */
 		set_fail(s, rc == LOCAL_PROTOCOL && !s->conn.tls ? STAGE_STARTTLS : STAGE_TLS, rc, NULL, "%s", err);
 		return -1;
 	}
@@ -421,11 +436,12 @@ static void result_set(struct smtp_rcpt_result *res, enum smtp_stage stage, cons
 	}
 }
 
-static void mail_command(struct smtp_session *s, const struct envelope *env, struct buf *cmd)
+static void mail_command(struct smtp_session *s, const struct envelope *env, const struct from_plan *plan,
+			 struct buf *cmd)
 {
-	buf_printf(cmd, "MAIL FROM:<%s>", env->sender);
+	buf_printf(cmd, "MAIL FROM:<%s>", plan->sender);
 	if (s->caps.size)
-		buf_printf(cmd, " SIZE=%" PRIu64, env->size);
+		buf_printf(cmd, " SIZE=%" PRIu64, plan->size);
 	if ((env->flags & ENV_8BITMIME) && s->caps.eightbitmime)
 		buf_adds(cmd, " BODY=8BITMIME");
 	if ((env->flags & ENV_SMTPUTF8) && s->caps.smtputf8)
@@ -467,65 +483,6 @@ static void rcpt_command(struct smtp_session *s, const struct spool_rcpt *rc, st
 	}
 }
 
-/*
- * Stream the message: CRLF line ends (a stray bare CR or LF becomes CRLF:
- * no smuggling), a dot doubled at the start of a line, then CRLF.CRLF.
- */
-static int send_body(struct smtp_session *s, int fd, char *err, size_t errlen)
-{
-	enum { CHUNK = 8192 };
-	char in[CHUNK];
-	char out[2 * CHUNK + 8];
-	bool bol = true, cr = false;
-	off_t off = 0;
-	for (;;) {
-		ssize_t n = pread(fd, in, sizeof(in), off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			set_err(err, errlen, "cannot read the queued message: %s", strerror(errno));
-			return LOCAL_IO;
-		}
-		if (n == 0)
-			break;
-		off += n;
-		size_t o = 0;
-		for (ssize_t i = 0; i < n; i++) {
-			char c = in[i];
-			if (cr) {
-				out[o++] = '\r';
-				out[o++] = '\n';
-				bol = true;
-				cr = false;
-				if (c == '\n')
-					continue;
-			}
-			if (c == '\r') {
-				cr = true;
-				continue;
-			}
-			if (c == '\n') {
-				out[o++] = '\r';
-				out[o++] = '\n';
-				bol = true;
-				continue;
-			}
-			if (bol && c == '.')
-				out[o++] = '.';
-			out[o++] = c;
-			bol = false;
-		}
-		int rc = net_write(&s->conn, out, o, net_deadline(s->cfg->timeouts.data), err, errlen);
-		if (rc != 0)
-			return rc;
-	}
-	const char *tail = cr || bol ? (cr ? "\r\n.\r\n" : ".\r\n") : "\r\n.\r\n";
-	int rc = net_writes(&s->conn, tail, net_deadline(s->cfg->timeouts.data), err, errlen);
-	if (rc == 0)
-		rc = net_flush(&s->conn, net_deadline(s->cfg->timeouts.data), err, errlen);
-	return rc;
-}
-
 /* The session broke mid-transaction: every unfinished recipient is
  * temporary with the reason; the connection is dropped. */
 static int lost(struct smtp_session *s, enum smtp_stage stage, int local, const char *why,
@@ -554,13 +511,17 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 	/* Checks that need no dialogue. */
 	const char *refuse = NULL;
 	enum local_error refuse_class = LOCAL_NONE;
-	if ((env->flags & ENV_SMTPUTF8) && !s->caps.smtputf8) {
+	struct from_plan plan; /* the relay's from_rewrite, or the message as queued */
+	if (from_rewrite_plan(s->relay->from_rewrite, env, msg_fd, &plan, err, sizeof(err)) != 0) {
+		refuse = err;
+		refuse_class = LOCAL_IO;
+	} else if ((env->flags & ENV_SMTPUTF8) && !s->caps.smtputf8) {
 		refuse = "server lacks SMTPUTF8, which this message needs";
 		refuse_class = LOCAL_NEED_SMTPUTF8;
-	} else if (s->caps.size_max && env->size > s->caps.size_max) {
+	} else if (s->caps.size_max && plan.size > s->caps.size_max) {
 		refuse = "message size exceeds the server's SIZE limit";
 		refuse_class = LOCAL_TOO_BIG;
-	} else if (!address_ok(env->sender)) {
+	} else if (!address_ok(plan.sender)) {
 		refuse = "invalid envelope sender address";
 		refuse_class = LOCAL_BAD_ADDRESS;
 	}
@@ -592,7 +553,7 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 		}
 	}
 	enter(s, SMTP_MAIL);
-	mail_command(s, env, &cmd);
+	mail_command(s, env, &plan, &cmd);
 	if (rc == 0)
 		rc = put_cmd(s, cmd.data, err, sizeof(err));
 	if (pipelining) {
@@ -705,7 +666,7 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 		goto out;
 	}
 	enter(s, SMTP_BODY);
-	rc = send_body(s, msg_fd, err, sizeof(err));
+	rc = data_send(&s->conn, msg_fd, &plan, s->cfg->timeouts.data, err, sizeof(err));
 	if (rc != 0) {
 		ret = lost(s, STAGE_DATA, rc, err, done, n, res);
 		goto out;
@@ -727,6 +688,7 @@ int smtp_send_message(struct smtp_session *s, const struct envelope *env, int ms
 out:
 	if (ret == 0 && s->conn.fd >= 0)
 		enter(s, SMTP_READY);
+	from_plan_free(&plan);
 	free(done);
 	free(accepted);
 	return ret;

@@ -52,6 +52,8 @@ struct smtp_failure {
 	char enhanced[16];
 	enum local_error local;
 	char reason[512];         /* exact, safe for logs and the spool */
+	char tls[128];            /* the session's TLS state when it failed
+				   * ("" when before or without TLS) */
 };
 
 struct smtp_session {

@@ -36,7 +36,7 @@ fi
 
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 inc="-DSYSCONFDIR=\"/etc\" -DSPOOLDIR=\"/var/spool/sealpost\" -DSBINDIR=\"/usr/sbin\" -I$bld -I$src/src/common -I$src/src/sealpost -I$src/src/sealpostd ${CONFUSE_CFLAGS:-}"
-common="util.c log.c conf.c conf_text.c conf_dump.c spool.c envelope.c base64.c address.c"
+common="util.c log.c conf.c conf_text.c conf_dump.c conf_from_rewrite.c spool.c envelope.c base64.c address.c"
 intake="intake.c headers.c mime.c encode.c"
 
 # one instrumented archive per library: archive semantics let a target

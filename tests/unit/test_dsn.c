@@ -2,7 +2,9 @@
  * test_dsn.c - delivery status notifications: the NOTIFY rules, the
  * status found in a stored last error, and the RFC 3464 text dsn_write()
  * produces (structure, per-recipient fields, RET=HDRS vs FULL, header
- * safety of hostile server text, CRLF only, no line over 998 octets).
+ * safety of hostile server text, CRLF only, no line over 998 octets), the
+ * 50 kB cap on returned content, headers only for a size refusal, the
+ * RFC 6533 downgrade and mixed failed/relayed recipients in one report.
  */
 #include "config.h"
 
@@ -229,6 +231,89 @@ static void test_no_notice_to_null_sender(void)
 	envelope_free(&env);
 }
 
+/* A message of n bytes: a short header, then 80-byte lines. */
+static int temp_big(size_t n)
+{
+	char *m = xmalloc(n + 1);
+	size_t h = (size_t)snprintf(m, n + 1, "From: alice@example.org\r\nSubject: big\r\n\r\n");
+	for (size_t i = h; i < n; i++)
+		m[i] = (i - h) % 80 == 78 ? '\r' : (i - h) % 80 == 79 ? '\n' : 'x';
+	m[n] = '\0';
+	int fd = temp_with(m);
+	free(m);
+	return fd;
+}
+
+static void test_content_limits(void)
+{
+	struct envelope env;
+	fill_env(&env, NULL, 0);
+	/* full content, 200 kB: cut after a line end within the limit, said */
+	env.size = 200000;
+	int fd = temp_big(200000);
+	struct dsn_rcpt rc = { "bob@example.net", NULL, "5.1.1", NULL, "550 5.1.1 no", 0 };
+	struct dsn_report r = { DSN_FAILED, "client.example.org", &env, fd, &rc, 1, 1764331400, 0 };
+	int eightbit = 0;
+	char *t = render(&r, &eightbit);
+	const char *third = strstr(t, "Content-Type: message/rfc822\r\n\r\n");
+	CHECK(third != NULL, "no message/rfc822 part");
+	if (third) {
+		const char *end = strstr(third, "\r\n--BOUNDARY42--");
+		size_t returned = end ? (size_t)(end - third) - strlen("Content-Type: message/rfc822\r\n\r\n") : 0;
+		CHECK(end && returned <= DSN_RETURN_LIMIT && returned > DSN_RETURN_LIMIT - 100,
+		      "returned %zu bytes", returned);
+		CHECK(end && end[-1] == '\n', "not cut at a line end");
+	}
+	CHECK(strstr(t, "What is returned here is cut after ") != NULL, "the cut is not said");
+	CHECK(strstr(t, "(of\r\n200000 bytes in all)") != NULL, "the size is not said");
+	CHECK(only_crlf_short_lines(t), "long lines");
+	free(t);
+	/* a size refusal (5.3.4): the header only, and said so */
+	rc.status = "5.3.4";
+	t = render(&r, &eightbit);
+	CHECK(strstr(t, "Content-Type: text/rfc822-headers\r\n\r\nFrom: alice@example.org\r\nSubject: big\r\n\r\n--") !=
+		      NULL, "size refusal does not return the header only:\n%.2000s", t);
+	CHECK(strstr(t, "refused for its size") != NULL, "not said");
+	CHECK(strstr(t, "xxxxxxxx") == NULL, "body returned");
+	free(t);
+	close(fd);
+	envelope_free(&env);
+}
+
+static void test_utf8_downgrade(void)
+{
+	struct envelope env;
+	fill_env(&env, NULL, ENV_SMTPUTF8);
+	int fd = temp_with("From: alice@example.org\r\nTo: j\xc3\xb6rg@example.net\r\n\r\nhi\r\n");
+	struct dsn_rcpt rc[] = {
+		{ "j\xc3\xb6rg@example.net", NULL, "5.6.7", NULL, "server lacks SMTPUTF8", 0 },
+		{ "carol@example.net", NULL, "2.0.0", "mx.example.net", "250 ok", 0, true },
+	};
+	struct dsn_report r = { DSN_FAILED, "client.example.org", &env, fd, rc, 2, 1764331400, 0 };
+	int eightbit = 0;
+	char *t = render(&r, &eightbit);
+	const char *status = strstr(t, "Content-Type: message/delivery-status\r\n");
+	CHECK(status != NULL, "not a plain delivery-status");
+	CHECK(strstr(t, "Final-Recipient: utf-8; j\\x{F6}rg@example.net\r\n") != NULL, "no utf-8-addr-xtext");
+	CHECK(strstr(t, "Content-Type: text/rfc822-headers; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n") !=
+		      NULL, "header not base64");
+	bool raw8 = false;
+	for (const char *p = status ? status : t; *p; p++)
+		raw8 = raw8 || (unsigned char)*p >= 0x80;
+	CHECK(!raw8, "8-bit bytes after the human-readable part");
+	CHECK(strstr(t, "Action: relayed\r\n") != NULL && strstr(t, "Action: failed\r\n") != NULL,
+	      "mixed actions in one report");
+	free(t);
+	/* the DSN's own recipient needs SMTPUTF8: message/global* */
+	free(env.sender);
+	env.sender = xstrdup("\xc3\xa5sa@example.org");
+	t = render(&r, &eightbit);
+	CHECK(strstr(t, "Content-Type: message/global-delivery-status\r\n") != NULL, "not global");
+	free(t);
+	close(fd);
+	envelope_free(&env);
+}
+
 int main(void)
 {
 	test_wants();
@@ -236,5 +321,7 @@ int main(void)
 	test_render();
 	test_hostile_text();
 	test_no_notice_to_null_sender();
+	test_content_limits();
+	test_utf8_downgrade();
 	return unit_done("test_dsn");
 }

@@ -2,7 +2,10 @@
  * test_scram.c - SCRAM-SHA-256 client messages against the RFC 7677
  * example exchange, and the refusals a hostile server can provoke (wrong
  * nonce, weak or huge iteration counts, bad salt, mandatory extensions,
- * wrong server signature, server errors).
+ * wrong server signature, server errors); SASLprep (RFC 4013) of
+ * non-ASCII passwords with the RFC's own examples, and an exchange whose
+ * expected proof was computed independently (Python hashlib/hmac over the
+ * prepared password) from a password typed in another normalization form.
  */
 #include "config.h"
 
@@ -71,6 +74,64 @@ static void test_refusals(void)
 	}
 }
 
+static void test_saslprep(void)
+{
+	static const struct {
+		const char *name, *in, *want; /* want NULL: refused */
+	} cases[] = {
+		/* RFC 4013 section 3 */
+		{ "SOFT HYPHEN mapped to nothing", "I\xc2\xadX", "IX" },
+		{ "no transformation", "user", "user" },
+		{ "case preserved", "USER", "USER" },
+		{ "output is NFKC, input in ISO 8859-1", "\xc2\xaa", "a" },
+		{ "output is NFKC, will match 1st", "\xe2\x85\xa8", "IX" },
+		{ "error - prohibited character", "\x07\xc2\xa0", NULL },
+		{ "error - bidirectional check", "\xd8\xa7\x31", NULL },
+		/* more of the profile */
+		{ "non-ASCII space mapped to SPACE", "a\xc2\xa0" "b", "a b" },
+		{ "decomposed input composed", "pa\xcc\x88ss", "p\xc3\xa4ss" },
+		{ "ligature folded", "\xef\xac\x81ne", "fine" },
+		{ "only a soft hyphen: empty", "\xc2\xad", NULL },
+		{ "unassigned code point (stored string)", "a\xf0\xaf\xbf\xbe", NULL },
+		{ "not UTF-8", "p\xe4ss", NULL },
+		{ "ASCII is left alone", "pencil \t x", "pencil \t x" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[160] = "";
+		char *got = scram_saslprep(cases[i].in, err, sizeof(err));
+		if (cases[i].want) {
+			CHECK_EQ(got, cases[i].want, cases[i].name);
+		} else {
+			CHECK(got == NULL, "%s: accepted as \"%s\"", cases[i].name, got ? got : "");
+			CHECK(err[0] != '\0', "%s: no reason", cases[i].name);
+		}
+		free(got);
+	}
+
+	/* typed decomposed, with a soft hyphen and a no-break space; the
+	 * server stored "p\u00e4ssw\u00f6rd geheim" */
+	struct scram sc;
+	char err[160];
+	char *first = scram_client_first(&sc, "user", "rOprNGfwEbeRWgbNEkqO");
+	char *final = scram_client_final(&sc, "pa\xcc\x88ss\xc2\xadwo\xcc\x88rd\xc2\xa0geheim", rfc_server_first, err,
+					 sizeof(err));
+	CHECK_EQ(final, "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+			"p=uefmbSVTKP1+tWfH1zr7Qsw0yFXOeFEb2p6XYsklNYA=", "non-ASCII client-final");
+	CHECK(scram_verify_server(&sc, "v=mRdh+wiw/PSrvjFs0ti51Dkz23UAXx0DlyJO+ocqHk8=", err, sizeof(err)) == 0,
+	      "non-ASCII server signature: %s", err);
+	free(first);
+	free(final);
+	scram_free(&sc);
+
+	/* a password SASLprep refuses: no final message, the reason says why */
+	first = scram_client_first(&sc, "user", "rOprNGfwEbeRWgbNEkqO");
+	final = scram_client_final(&sc, "\x07\xc2\xa0", rfc_server_first, err, sizeof(err));
+	CHECK(final == NULL && strstr(err, "SASLprep"), "prohibited password: %s", err);
+	free(first);
+	free(final);
+	scram_free(&sc);
+}
+
 static void test_names(void)
 {
 	struct scram sc;
@@ -92,6 +153,7 @@ int main(void)
 	test_rfc7677();
 	test_refusals();
 	test_names();
+	test_saslprep();
 	tls_global_deinit();
 	return unit_done("test_scram");
 }
