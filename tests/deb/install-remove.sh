@@ -4,7 +4,7 @@
 # root on the host:
 #   tests/deb/install-remove.sh RELEASE DEB [BUILD_DIR]
 # RELEASE is bookworm or trixie; DEB must be built on that release (make
-# deb there). BUILD_DIR (default build/) holds the test PKI (tests/certs).
+# deb there). The test PKI is made in BUILD_DIR/tests/certs (default build/).
 #
 # In the root (.ci/chroot.sh: debootstrap --variant=minbase, no MTA):
 #   1. apt-get install ./DEB: no error from any maintainer script; the
