@@ -42,7 +42,7 @@
 #       "starttls") and a tls_policy "127.0.0.1" block with verify = "ca",
 #       ca_file = "$CERTS/ca.pem", verify_name = "localhost". Each EXTRA-LINE
 #       ("key = value") goes to the block that owns the key (SPEC section 5):
-#       verify ca_file verify_name pin_sha256 min_version priority client_cert
+#       verify ca_file verify_name pin_sha256 min_version priority security_profile client_cert
 #       client_key go to tls_policy (replacing the default of that key), any
 #       other key to the relay. With verify = "pin" or "encrypt" the defaults
 #       ca_file/verify_name are left out (they only go with "ca").
@@ -193,7 +193,7 @@ relay_conf() {
 	for _l in "$@"; do
 		_k=$(printf '%s' "$_l" | sed 's/^[[:space:]]*\([A-Za-z_0-9]*\).*/\1/')
 		case $_k in
-		verify|ca_file|verify_name|pin_sha256|min_version|priority|client_cert|client_key)
+		verify|ca_file|verify_name|pin_sha256|min_version|priority|security_profile|client_cert|client_key)
 			_policy_extra="$_policy_extra  $_l
 "
 			_policy_keys="$_policy_keys$_k "

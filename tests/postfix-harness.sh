@@ -29,6 +29,13 @@
 #       Certificates: $CERTS (a tests/mkcerts.sh directory) when set, else
 #       generated into DIR/certs. The server certificate names localhost,
 #       127.0.0.1 and ::1.
+#       PF_MAIN_EXTRA (environment, optional): more main.cf lines, appended
+#       last, one setting per line, e.g. the limits a provider enforces:
+#         PF_MAIN_EXTRA="smtpd_client_connection_count_limit = 2
+#         smtpd_client_event_limit_exceptions =
+#         smtpd_recipient_limit = 3"
+#       (loopback is in mynetworks, which the event limits exempt unless
+#       smtpd_client_event_limit_exceptions is emptied).
 #   postfix-harness.sh stop DIR
 #       Stops the instance (bounded wait, then SIGKILL) and leaves DIR.
 #   postfix-harness.sh wait DIR N [SECONDS]
@@ -199,6 +206,7 @@ smtpd_sasl_authenticated_header = yes
 smtpd_relay_restrictions = permit_sasl_authenticated, reject
 smtpd_client_restrictions = permit_sasl_authenticated, reject
 EOF
+	[ -z "${PF_MAIN_EXTRA:-}" ] || printf '%s\n' "$PF_MAIN_EXTRA" >> "$conf/main.cf"
 }
 
 # write_master_cf SUBMISSION-PORT SMTPS-PORT

@@ -305,11 +305,12 @@ expiry_due_moment() {
 	# arrival + lifetime: --once expires it then, and the daemon wakes for it
 	wcase expiry-due
 	WRETRY_MIN=1h two_relays mail-4xx
-	default_message | enqueue -a 431997 "$A" "$B" >/dev/null  # 3 s before 5d
+	# 10 s before 5d: room for the first attempt on a loaded machine
+	default_message | enqueue -a 431990 "$A" "$B" >/dev/null
 	run_worker
 	expect_state "$B" deferred "451 4.3.0"
 	start_daemon
-	_n=200
+	_n=400
 	while ! grep -q "message expired after 5d" "$WLOG" && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
 	expect_log "message expired after 5d in the queue; last error: "
 	wait_delivered 1 10 || fail "no DSN from the daemon"
@@ -317,10 +318,10 @@ expiry_due_moment() {
 	# --once: the same, without a daemon
 	wcase expiry-due-once
 	WRETRY_MIN=1h two_relays mail-4xx
-	default_message | enqueue -a 431999 "$A" "$B" >/dev/null
+	default_message | enqueue -a 431990 "$A" "$B" >/dev/null
 	run_worker
 	expect_state "$B" deferred
-	_n=100
+	_n=300
 	while [ "$(( $(date +%s) ))" -lt "$(( $(sed -n 's/^arrival //p' "$(ls "$SPOOL"/queue/*.env)") + 432000 ))" ] && [ $_n -gt 0 ]; do
 		sleep 0.05; _n=$((_n - 1)); done
 	run_worker

@@ -34,17 +34,20 @@ EOF
 retry_then_success() {
 	wcase retry
 	start_smarthost --fail-first 1
-	# 2s, not 1s: next_attempt has whole seconds, so a 1s retry_min set
-	# at X.95 is already due at X+1.0, 50 ms later (flaky "retried early")
-	WRETRY_MIN=2s wconf "$(relay_conf main "$SMTP_PORT")"
+	# 8 s: room for the early run below on a loaded machine (next_attempt
+	# has whole seconds, so a short retry_min can fall due within ~1 s)
+	WRETRY_MIN=8s wconf "$(relay_conf main "$SMTP_PORT")"
 	default_message | enqueue "$A" "$B" >/dev/null
 	run_worker
 	expect_state "$B" deferred "451 4.3.0"
 	case $(rcpt_state "$B") in deferred\|1\|*) ;; *) fail "attempts: $(rcpt_state "$B")" ;; esac
-	# not before its time: a run right now leaves it alone
+	# not before its time: a run while it is not due leaves it alone
+	[ "$(wait_left "$B")" -ge 2 ] || fail "retry_min 8s left under 2 s: $(wait_left "$B")"
 	run_worker
 	case $(rcpt_state "$B") in deferred\|1\|*) ;; *) fail "retried early: $(rcpt_state "$B")" ;; esac
-	sleep 2.2
+	# wait for the due time (bounded), then a run delivers it
+	_n=240
+	while [ "$(wait_left "$B")" -gt 0 ] && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
 	run_worker
 	expect_state "$B" gone
 	wait_delivered 1 5 || fail "not delivered on the retry"

@@ -2,7 +2,8 @@
 # (tests/mkcerts.sh), their shell helpers (tests/lib-smarthost.sh), the
 # private Postfix instance (tests/postfix-harness.sh) and their self-tests.
 TESTS += tests/smarthost-selftest.sh tests/postfix-selftest.sh
-EXTRA_DIST += tests/smarthost.py tests/smarthost_policy.py tests/mkcerts.sh tests/lib-smarthost.sh \
+EXTRA_DIST += tests/smarthost.py tests/smarthost_policy.py tests/smarthost_throttle.py tests/mkcerts.sh \
+	tests/lib-smarthost.sh \
 	tests/postfix-harness.sh tests/postfix-services.cf tests/smarthost-selftest.sh \
 	tests/postfix-selftest.sh
 

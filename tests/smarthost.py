@@ -31,6 +31,9 @@ CLI (the contract other tests rely on):
       [--tls-max 1.0|1.1|1.2|1.3] [--tls-min ...]
                                         (--tls-max 1.0/1.1 also enables the old
                                         ciphers, like scenario tls-old)
+      [--weak-certs] [--ciphers LIST]   serve weak keys/signatures (OpenSSL
+                                        security level 0); TLS 1.2 suites
+      [--require-client-cert]           with --ca: no certificate, no session
       [--delay S]                       delay every reply (scenario slow: 0.2)
       [--fail-first N]                  451 at MAIL for the first N transactions
       [--flaky 'tempfail=P,drop=P,...'] [--seed N] [--stall-time S]
@@ -115,6 +118,10 @@ Scenarios (--scenario):
                            (tests/smarthost_policy.py)
   fail-first-N             451 4.3.0 at MAIL for the first N transactions
                            (same as --fail-first N)
+  throttle-*, quota-*, rcpt-limit*
+                           providers' throttling, quota and recipient-limit
+                           replies: tests/smarthost_throttle.py (with
+                           [--throttle-count N] [--rcpt-limit N])
   flaky                    nothing by itself: use --flaky (works with any
                            scenario): per transaction, "tempfail" = 451 at
                            MAIL, "drop" = close after the final dot with no
@@ -141,6 +148,7 @@ import time
 import warnings
 
 import smarthost_policy  # provider send-as rules, beside this file
+import smarthost_throttle as throttle
 
 # tls-old needs the deprecated TLS 1.0/1.1 constants on purpose.
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -164,6 +172,7 @@ FIXED_SCENARIOS = {
     "multiline-greeting", "slow", "flaky", "close-on-reuse", "null-sender-501",
     "rcpt-mixed-close-at-data"}
 FIXED_SCENARIOS |= smarthost_policy.SCENARIOS
+FIXED_SCENARIOS |= set(throttle.SCENARIOS)
 TLS_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
                 "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -192,10 +201,13 @@ class Server:
     def make_context(self):
         o = self.opts
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if o.weak_certs or o.ciphers:
+            ctx.set_ciphers((o.ciphers or "DEFAULT") + ":@SECLEVEL=0")
         ctx.load_cert_chain(o.cert, o.key)
         if o.ca:
             ctx.load_verify_locations(o.ca)
-            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.verify_mode = ssl.CERT_REQUIRED if o.require_client_cert \
+                else ssl.CERT_OPTIONAL
         if o.old_tls:
             ctx.set_ciphers("@SECLEVEL=0:ALL")
             ctx.minimum_version = ssl.TLSVersion.TLSv1
@@ -407,7 +419,7 @@ class Session:
         self.tls_info = {"version": s.version(),
                          "cipher": cipher[0] if cipher else None,
                          "sni": getattr(s, "sealpost_sni", None),
-                         "client_cert": cn}
+                         "client_cert": cn, "resumed": s.session_reused}
         self.log("event", "tls-established", **self.tls_info)
 
     # --- state -----------------------------------------------------------
@@ -464,6 +476,10 @@ class Session:
             return False
         return not (self.tls and self.sc("auth-before-tls-only"))
 
+    def throttled(self, stage):
+        """A smarthost_throttle scenario's reply at this stage: True if sent."""
+        return throttle.intercept(self, stage, Closed)
+
     def multi(self, first, last):
         if self.sc("multiline-greeting"):
             return (first.replace(" ", "-", 1), last)
@@ -482,7 +498,9 @@ class Session:
             self.reply("250 early")
             self.flush()
             time.sleep(0.1)
-        if self.sc("multiline-greeting"):
+        if self.throttled("greeting"):
+            pass
+        elif self.sc("multiline-greeting"):
             self.reply("220-first", "220-second", "220 last")
         else:
             self.reply("220 %s ESMTP sealpost test smarthost" % o.hostname)
@@ -578,6 +596,8 @@ class Session:
         parts = arg.split()
         mech = parts[0].upper() if parts else ""
         self.log("event", "auth-attempt " + mech)
+        if self.throttled("auth"):
+            return
         if self.auth_user:
             self.reply("503 5.5.1 Already authenticated")
             return
@@ -705,6 +725,8 @@ class Session:
         if self.sc("null-sender-501") and addr == "":  # Amazon SES
             self.reply("501 Invalid MAIL FROM address provided")
             return
+        if self.throttled("mail"):
+            return
         fault = self.srv.next_transaction()
         if fault == "tempfail":
             self.reply("451 4.3.0 Try again later (test fault)")
@@ -742,6 +764,8 @@ class Session:
         if self.sc("rcpt-5xx") or (self.sc("rcpt-mixed", "rcpt-mixed-close-at-data") and self.rcpts):
             self.reply("550 5.1.1 No such user (scenario)")
             return
+        if self.throttled("rcpt"):
+            return
         self.rcpts.append(addr)
         self.rcpt_params[addr] = params
         self.reply(*self.multi("250 2.1.5 Recipient ok, go on",
@@ -765,6 +789,8 @@ class Session:
         if self.sc("data-5xx"):
             self.reply("554 5.3.0 Not accepting data (scenario)")
             return
+        if self.throttled("data"):
+            return
         self.reply("354 End data with <CR><LF>.<CR><LF>")
         body, flags = self.read_data()
         for f in sorted(flags):
@@ -786,6 +812,8 @@ class Session:
             self.reply(refusal)
         elif len(body) > self.size_limit():
             self.reply("552 5.3.4 Message size exceeds fixed limit")
+        elif self.throttled("eod"):
+            pass
         else:
             meta = {"mail_from": self.mail_from,
                     "mail_params": self.mail_params,
@@ -915,6 +943,9 @@ def parse_args(argv):
     p.add_argument("--conn-timeout", type=float, default=60.0)
     p.add_argument("--tls-max", choices=sorted(TLS_VERSIONS))
     p.add_argument("--tls-min", choices=sorted(TLS_VERSIONS))
+    p.add_argument("--weak-certs", action="store_true")
+    p.add_argument("--ciphers")
+    p.add_argument("--require-client-cert", action="store_true")
     p.add_argument("--delay", type=float)
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--flaky", default="")
@@ -923,6 +954,7 @@ def parse_args(argv):
     p.add_argument("--accept-cleartext", action="store_true")
     p.add_argument("--hostname", default="smarthost.test")
     p.add_argument("--pid-file")
+    throttle.add_args(p)
     o = p.parse_args(argv)
     o.no_ext = {e.upper() for e in o.no_ext}
     # TLS 1.0/1.1 need the old ciphers and security level 0 to be served.

@@ -194,7 +194,9 @@ bad_cert() { # NAME CERT REASON [extra smarthost args]
 cert_selfsigned() { bad_cert selfsigned selfsigned "self-signed certificate"; }
 cert_expired() { bad_cert expired expired "certificate expired"; }
 cert_notyet() { bad_cert notyet notyet "certificate not yet valid"; }
-cert_wrongname() { bad_cert wrongname wrongname "certificate name mismatch"; }
+cert_wrongname() {
+	bad_cert wrongname wrongname 'certificate name mismatch: expected "localhost", certificate has "wrong.example.net" (set verify_name if this is intended)'
+}
 cert_untrusted() { bad_cert untrusted untrusted-chain "certificate signed by unknown authority"; }
 cert_expired_implicit() {
 	wcase expired-implicit
@@ -253,7 +255,71 @@ min_tls13() {
 	start_smarthost --tls-max 1.2
 	wconf "$(relay_conf main "$SMTP_PORT" starttls 'min_version = "TLS1.3"')"
 	queue_one
-	check_deferred "TLS handshake failed"
+	check_deferred 'TLS handshake failed: server accepts at most TLS 1.2, policy min_version = "TLS1.3" (server sent alert: '
+}
+
+cbc_only_server() {
+	# the built-in priority offers TLS 1.2 forward-secret AEAD suites only:
+	# a CBC-only server is refused with what we offered, --probe says a
+	# wider priority would work, and priority = "NORMAL" widens it (warned)
+	wcase cbc-only
+	start_smarthost --tls-max 1.2 --ciphers ECDHE-ECDSA-AES128-SHA
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "TLS handshake failed: no cipher suite in common: we offered TLS1.2 and TLS1.3, forward-secret AEAD suites only (server sent alert: "
+	no_tls_c2s
+	if "$SEALPOSTD" -C "$CONF" --probe > "$CASE/probe.out" 2>>"$WLOG"; then fail "probe accepted"; fi
+	grep -qF 'a wider priority would work: with priority = "NORMAL" the server negotiates TLS1.2/AES-128-CBC' "$CASE/probe.out" ||
+		fail "probe: $(cat "$CASE/probe.out")"
+	wconf "$(relay_conf main "$SMTP_PORT" starttls 'priority = "NORMAL"')"
+	"$SEALPOSTD" -C "$CONF" --check-config >/dev/null 2>"$CASE/check.err" || fail "check-config: $(cat "$CASE/check.err")"
+	grep -qF 'warning: tls_policy "127.0.0.1": priority widens TLS 1.2 beyond forward-secret AEAD suites' "$CASE/check.err" ||
+		fail "no warning: $(cat "$CASE/check.err")"
+	run_worker --flush
+	expect_state bob@example.net gone
+	expect_log "tls=TLS1.2/AES-128-CBC verified, status=sent"
+	expect_log "priority widens TLS 1.2"
+}
+
+client_cert_required() {
+	# the server requires a client certificate (TLS 1.3: its alert comes
+	# after the handshake) and the policy has none: named, with the alert
+	wcase client-cert-required
+	start_smarthost --ca "$CERTS/ca.pem" --require-client-cert
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	queue_one
+	check_deferred "the server requires a client certificate and none is configured (set client_cert and client_key in the tls_policy)"
+	# the alert is named when it is read before the server's close (a
+	# loaded machine may see the reset first: then the hint stands alone)
+	grep -qF "server sent alert: Certificate is required" "$WLOG" || grep -q "connection closed by server\|connection lost" "$WLOG" ||
+		fail "neither the alert nor the close: $(cat "$WLOG")"
+}
+
+client_cert_other_ca() {
+	# the server accepts client certificates from another CA only: the
+	# log names ours and its issuer
+	wcase client-cert-other-ca
+	start_smarthost --ca "$CERTS/other-ca.pem" --require-client-cert
+	wconf "$(relay_conf main "$SMTP_PORT" starttls "client_cert = \"$CERTS/client.pem\"" \
+		"client_key = \"$CERTS/client.key\"")"
+	queue_one
+	check_deferred 'the server refused our client certificate (issued by "CN=sealpost test CA,O=sealpost tests": does the server trust that CA?)'
+}
+
+priority_allowlist() {
+	# checked by GnuTLS against what sealpost negotiates, not by substrings
+	wcase priority-allowlist
+	for p in "NORMAL:+3DES-CBC|which sealpost never negotiates" "NORMAL:+ARCFOUR-128|which sealpost never negotiates" \
+		"NORMAL:%VERIFY_ALLOW_BROKEN|relaxes a check" "NORMAL:%NO_EXTENSIONS|relaxes a check" \
+		"NORMAL:+ANON-ECDH|which sealpost never negotiates" "NORMAL:-CIPHER-ALL|invalid TLS priority string"; do
+		wconf "$(relay_conf main 1 starttls "priority = \"${p%%|*}\"")"
+		if "$SEALPOSTD" -C "$CONF" --check-config >/dev/null 2>"$CASE/err"; then fail "accepted ${p%%|*}"; fi
+		grep -qF "${p#*|}" "$CASE/err" || fail "${p%%|*}: $(cat "$CASE/err")"
+	done
+	for p in "NORMAL:%NO_TICKETS" "SECURE256:%SERVER_PRECEDENCE" "NORMAL:-VERS-TLS1.2"; do
+		wconf "$(relay_conf main 1 starttls "priority = \"$p\"")"
+		"$SEALPOSTD" -C "$CONF" --check-config >/dev/null 2>"$CASE/err" || fail "refused $p: $(cat "$CASE/err")"
+	done
 }
 
 tls12_allowed() {
@@ -315,6 +381,35 @@ client_certificate() {
 	grep -q '"client_cert": "sealpost-test-client"' "$SMTP_MAILDIR/1.json" || fail "client cert not presented"
 }
 
+secrets_read_before_drop() {
+	# issue 11: sealpostd started as root reads the trust store and the
+	# client key (root's, mode 0600) before it becomes the sealpost user:
+	# a private mount namespace gives this machine such a user
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	command -v unshare >/dev/null 2>&1 || skip "unshare (util-linux) is missing"
+	wcase secrets-before-drop
+	start_smarthost --ca "$CERTS/ca.pem" --require-client-cert
+	_uid=64123
+	{ grep -v '^sealpost:' /etc/passwd; echo "sealpost:x:$_uid:$_uid::/nonexistent:/usr/sbin/nologin"; } > "$CASE/passwd"
+	{ grep -v '^sealpost:' /etc/group; echo "sealpost:x:$_uid:"; } > "$CASE/group"
+	for f in ca.pem client.pem client.key; do install -m 0600 "$CERTS/$f" "$CASE/root-$f"; done
+	wconf "$(relay_conf main "$SMTP_PORT" starttls "ca_file = \"$CASE/root-ca.pem\"" \
+		"client_cert = \"$CASE/root-client.pem\"" "client_key = \"$CASE/root-client.key\"")"
+	queue_one
+	chown -R "$_uid:$_uid" "$SPOOL"
+	chmod o+x "$T_ROOT" "$CASE"
+	if unshare --mount --propagation private sh -c \
+		'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && exec "$3" -C "$4" --once' sh \
+		"$CASE/passwd" "$CASE/group" "$SEALPOSTD" "$CONF" 2>>"$WLOG"; then WSTATUS=0; else WSTATUS=$?; fi
+	grep -q '^mount:\|^unshare:' "$WLOG" && skip "no private /etc/passwd here: $(cat "$WLOG")"
+	[ "$WSTATUS" = 0 ] || fail "exit $WSTATUS; log: $(cat "$WLOG")"
+	expect_state bob@example.net gone
+	wait_delivered 1 5 || fail "not delivered: $(cat "$WLOG")"
+	grep -q '"client_cert": "sealpost-test-client"' "$SMTP_MAILDIR/1.json" || fail "client cert not presented"
+	# it ran as that user: the resumption data it wrote is the user's
+	[ "$(stat -c %u "$SPOOL/tls-cache")" = "$_uid" ] || fail "the worker did not run as uid $_uid"
+}
+
 close_after_starttls_220() {
 	wcase close-after-220
 	start_smarthost --scenario close-after-starttls-220
@@ -363,7 +458,8 @@ probe_reports() {
 	start_smarthost
 	wconf "$(relay_conf main "$SMTP_PORT")"
 	"$SEALPOSTD" -C "$CONF" --probe > "$CASE/probe.out" 2>>"$WLOG" || fail "probe failed: $(cat "$CASE/probe.out")"
-	for want in "STARTTLS" "subject: CN=localhost" "DNS:localhost" "IP:127.0.0.1" \
+	for want in "STARTTLS" "subject: CN=localhost" "DNS:localhost" "IP:127.0.0.1" "purpose: TLS server" \
+		"key: EC/ECDSA 256 bits" "signature: ECDSA-SHA256" "issuer: CN=sealpost test CA" \
 		"pin-sha256: $(cat "$CERTS/server.pin")" "policy (verify = ca): ACCEPTED" "result: OK"; do
 		grep -qF "$want" "$CASE/probe.out" || fail "probe output lacks \"$want\": $(cat "$CASE/probe.out")"
 	done
@@ -374,6 +470,7 @@ probe_reports() {
 	wconf "$(relay_conf main "$SMTP_PORT")"
 	if "$SEALPOSTD" -C "$CONF" --probe > "$CASE/probe2.out" 2>>"$WLOG"; then fail "probe accepted an expired cert"; fi
 	grep -qF "(EXPIRED)" "$CASE/probe2.out" || fail "expiry not shown: $(cat "$CASE/probe2.out")"
+	grep -qF "REFUSED by the policy: expired" "$CASE/probe2.out" || fail "refusal not shown: $(cat "$CASE/probe2.out")"
 	grep -qF "REJECTED" "$CASE/probe2.out" || fail "verdict not shown"
 }
 
@@ -381,5 +478,6 @@ run_cases good_starttls good_implicit ipv6_loopback ip_literal_name no_starttls 
 	starttls_bogus inject_after_220 caps_after_tls auth_before_tls_only auth_login_and_secret_hygiene \
 	auth_wrong_password password_command cert_selfsigned cert_expired cert_notyet cert_wrongname \
 	cert_untrusted cert_expired_implicit pin_accepted pin_rejected encrypt_only tls_old min_tls13 \
-	tls12_allowed custom_priority_cannot_enable_old bad_priority trust_store_unusable client_certificate \
+	tls12_allowed cbc_only_server client_cert_required client_cert_other_ca priority_allowlist custom_priority_cannot_enable_old \
+	bad_priority trust_store_unusable client_certificate secrets_read_before_drop \
 	close_after_starttls_220 silent_after_starttls silent_in_handshake session_resumption probe_reports

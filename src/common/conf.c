@@ -37,7 +37,7 @@
 enum vkind {
 	V_TEXT, V_TEXT_OPT, V_HOSTNAME, V_DOMAIN, V_HOST, V_ABSPATH, V_ABSPATH_OPT,
 	V_LOG, V_LOG_FORMAT, V_ADDRESS_OPT, V_TLS, V_AUTH, V_VERIFY, V_MIN_VERSION,
-	V_PRIORITY, V_PIN, V_PATTERN, V_RECIPIENT,
+	V_PRIORITY, V_PROFILE, V_PIN, V_PATTERN, V_RECIPIENT,
 	I_PORT, I_COUNT, I_SIZE, I_DURATION,
 };
 
@@ -74,6 +74,7 @@ static const struct rule rules[] = {
 	{ "tls_policy", "pin_sha256", V_PIN, 0, 0 },
 	{ "tls_policy", "min_version", V_MIN_VERSION, 0, 0 },
 	{ "tls_policy", "priority", V_PRIORITY, 0, 0 },
+	{ "tls_policy", "security_profile", V_PROFILE, 0, 0 },
 	{ "tls_policy", "client_cert", V_ABSPATH_OPT, 0, 0 },
 	{ "tls_policy", "client_key", V_ABSPATH_OPT, 0, 0 },
 	{ "queue", "retry_min", I_DURATION, 1, 7 * 86400 },
@@ -132,18 +133,11 @@ static bool has_space(const char *v)
 	return strpbrk(v, " \t") != NULL;
 }
 
-/* GnuTLS priority tokens that would weaken the mandatory TLS. */
-static bool weak_priority(const char *v)
+/* A GnuTLS priority string's characters; what it enables is checked by
+ * the worker with GnuTLS itself (src/sealpostd/tls_policy.c). */
+static bool priority_chars(const char *v)
 {
-	static const char *const weak[] = {
-		"SSL3", "TLS1.0", "TLS1.1", "NULL", "ARCFOUR", "RC4", "EXPORT",
-		"%VERIFY_ALLOW", "%NO_", "%INSECURE", "ANON",
-	};
-	for (size_t i = 0; i < ARRAY_LEN(weak); i++)
-		for (const char *p = v; *p; p++)
-			if (ascii_ncasecmp(p, weak[i], strlen(weak[i])) == 0)
-				return true;
-	return false;
+	return strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-!%:@._") == strlen(v);
 }
 
 /* Check v for rule; may replace it with a canonical spelling. Returns an
@@ -218,8 +212,12 @@ static const char *check_string(const struct rule *ru, const char **v, char *why
 			 "obsolete; use \"TLS1.2\" or \"TLS1.3\"", s);
 		return why;
 	case V_PRIORITY:
-		return weak_priority(s) ? "must not enable obsolete protocols, weak ciphers "
-					  "or skipped checks" : NULL;
+		return priority_chars(s) ? NULL : "is not a GnuTLS priority string";
+	case V_PROFILE: {
+		static const char *const m[] = { "low", "legacy", "medium", "high", "ultra", "future" };
+		return (*v = one_of(s, m, ARRAY_LEN(m))) ? NULL
+			: "must be one of low, legacy, medium, high, ultra, future";
+	}
 	case V_PIN: {
 		unsigned char raw[32];
 		return conf_pin_decode(s, raw) ? NULL :
@@ -444,6 +442,7 @@ static void take_relay(struct sp_relay *r, cfg_t *sec)
 	if (!r->auth)
 		r->auth = xstrdup("auto");
 	r->senders = get_list(sec, "senders", &r->nsenders);
+	conf_limits_take(r, sec);
 	r->from_rewrite = get_str(sec, "from_rewrite");
 
 	const char *n = r->name;
@@ -484,6 +483,7 @@ static void take_policy(struct sp_tls_policy *p, cfg_t *sec)
 	p->min_version = minv && strcmp(minv, "TLS1.3") == 0 ? 13 : 12;
 	free(minv);
 	p->priority = get_str(sec, "priority");
+	p->security_profile = get_str(sec, "security_profile");
 	p->client_cert = get_str(sec, "client_cert");
 	p->client_key = get_str(sec, "client_key");
 
@@ -577,11 +577,11 @@ static void parse_into(struct sp_config *c, struct buf *text)
 	cfg_opt_t relay_opts[] = {
 		HOOK, STR("host"), NUM("port"), STR("tls"), STR("username"),
 		STR("password_file"), STR("password_command"), STR("auth"), LIST("senders"),
-		STR("from_rewrite"), CFG_END()
+		STR("from_rewrite"), CFG_SEC("limits", conf_limits_opts, CFGF_MULTI), CFG_END()
 	};
 	cfg_opt_t policy_opts[] = {
 		HOOK, STR("verify"), STR("ca_file"), STR("verify_name"), LIST("pin_sha256"),
-		STR("min_version"), STR("priority"), STR("client_cert"), STR("client_key"),
+		STR("min_version"), STR("priority"), STR("security_profile"), STR("client_cert"), STR("client_key"),
 		CFG_END()
 	};
 	cfg_opt_t queue_opts[] = {
@@ -685,6 +685,7 @@ void conf_free(struct sp_config *c)
 		free(p->verify_name);
 		free_list(p->pins, p->npins);
 		free(p->priority);
+		free(p->security_profile);
 		free(p->client_cert);
 		free(p->client_key);
 	}

@@ -34,6 +34,11 @@ struct sp_relay {
 	char *auth;             /* "auto", "plain", "login", ... */
 	char **senders;         /* envelope sender patterns; nsenders == 0: any */
 	size_t nsenders;
+	struct sp_limits {      /* limits { } (conf_limits.c); 0: not set */
+		unsigned connections; /* sessions at once, over all workers */
+		unsigned messages;    /* messages per period ... */
+		unsigned period;      /* ... of this many seconds */
+	} limits;
 	char *from_rewrite;     /* NULL: off; else envelope sender and From: for this relay */
 };
 
@@ -46,6 +51,7 @@ struct sp_tls_policy {
 	size_t npins;
 	int min_version;        /* 12 (TLS 1.2) or 13 (TLS 1.3) */
 	char *priority;         /* NULL: built-in */
+	char *security_profile; /* NULL: "medium"; see sealpost.conf(5) */
 	char *client_cert;
 	char *client_key;
 };

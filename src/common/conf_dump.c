@@ -131,6 +131,7 @@ static void dump_effective_policy(FILE *out, const struct sp_config *cfg, const 
 		fprintf(out, "  #   pin_sha256  = %s\n", p->pins[i]);
 	fprintf(out, "  #   min_version = %s\n", min_version_name(p->min_version));
 	fprintf(out, "  #   priority    = %s\n", p->priority ? p->priority : "built-in");
+	fprintf(out, "  #   security_profile = %s\n", p->security_profile ? p->security_profile : "medium");
 	if (p->client_cert)
 		fprintf(out, "  #   client_cert = %s, client_key = %s\n", p->client_cert, p->client_key);
 }
@@ -153,6 +154,7 @@ static void dump_relay(FILE *out, const struct sp_config *cfg, const struct sp_r
 	if (r->nsenders == 0)
 		fputs("  # senders: any envelope sender\n", out);
 	put_str(out, "  ", "from_rewrite", r->from_rewrite, "off");
+	conf_limits_dump(out, cfg, r);
 	dump_effective_policy(out, cfg, r);
 	fputs("}\n", out);
 }
@@ -168,6 +170,7 @@ static void dump_policy(FILE *out, const struct sp_tls_policy *p)
 	put_list(out, "  ", "pin_sha256", p->pins, p->npins);
 	put_str(out, "  ", "min_version", min_version_name(p->min_version), "");
 	put_str(out, "  ", "priority", p->priority, "built-in");
+	put_str(out, "  ", "security_profile", p->security_profile, "medium");
 	put_str(out, "  ", "client_cert", p->client_cert, "none");
 	put_str(out, "  ", "client_key", p->client_key, "none");
 	fputs("}\n", out);

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct buf;
 
@@ -56,6 +57,20 @@ int conf_line_of(const cfg_t *sec, const char *key);
 int conf_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result);
 void conf_libconfuse_error(cfg_t *sec, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+
+/* The hook of a section nested in a titled one (relay's limits): records
+ * its line like conf_section_opened, without the file-wide duplicate
+ * check (every relay may have one); the owner checks its own count. */
+int conf_nested_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result);
+
+/* ---- relay limits { } (conf_limits.c) ---- */
+
+/* The options of a relay's limits section, for CFG_SEC. */
+extern cfg_opt_t conf_limits_opts[];
+/* Read and check the limits of relay r from its section. */
+void conf_limits_take(struct sp_relay *r, cfg_t *relay_sec);
+/* Print them inside the relay block of conf_dump. */
+void conf_limits_dump(FILE *out, const struct sp_config *cfg, const struct sp_relay *r);
 
 /* ---- the text (conf_text.c) ---- */
 

@@ -223,6 +223,20 @@ int conf_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *res
 	return 0;
 }
 
+int conf_nested_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
+{
+	(void)opt;
+	*(const char **)result = value;
+	if (ctx.failed)
+		return 0;
+	if (ctx.nsecs >= CONF_MAX_SECTIONS) {
+		conf_fail_at(sec->line, "too many sections (at most %d)", CONF_MAX_SECTIONS);
+		return 0;
+	}
+	rec_add(sec, sec->name, sec->title, sec->line);
+	return 0;
+}
+
 /* Rewrite libconfuse's own messages to say what is wrong in our terms. */
 void conf_libconfuse_error(cfg_t *sec, const char *fmt, va_list ap)
 {

@@ -5,6 +5,7 @@ src_common_libcommon_a_SOURCES = \
 	src/common/log.c src/common/log.h \
 	src/common/conf.c src/common/conf.h \
 	src/common/conf_text.c src/common/conf_dump.c src/common/conf_internal.h \
+	src/common/conf_limits.c \
 	src/common/conf_from_rewrite.c \
 	src/common/spool.c src/common/spool.h \
 	src/common/envelope.c \

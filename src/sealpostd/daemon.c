@@ -348,6 +348,7 @@ static _Noreturn void worker_main(struct sched *s, int sock)
 				idlist_add(&batch, id);
 		}
 		int st = queue_deliver_ids_on(*s->cfg, &ro, &pool, batch.ids, batch.n, 0, 1);
+		relay_pool_release_slots(&pool); /* limited relays: no idle slot held */
 		idlist_free(&batch);
 		unsigned char report = st == EX_CANTCREAT;
 		if (send(sock, &report, 1, MSG_NOSIGNAL) != 1)

@@ -9,10 +9,12 @@
 #include "bounce.h"
 #include "log.h"
 #include "outcome.h"
+#include "relay_gate.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,11 @@ struct job {
 	struct deliver_stats *stats;
 	bool dirty;               /* state changed since the last save */
 	bool save_failed;
+	/* the relay-level gates (relay_gate.h) met on the way */
+	time_t gate_until;        /* earliest time a throttled or full relay opens; 0 none */
+	bool tried;               /* some relay was asked (connection or transaction) */
+	bool other_failure;       /* some relay failed for another reason */
+	char gate_status[16];     /* status of the last throttling reply */
 	bool expired;             /* past queue.lifetime: no more attempts */
 };
 
@@ -176,6 +183,21 @@ static void finalize(struct job *j, size_t ri, enum outcome outcome, const char 
 		label ? label : "none", delay, tls ? tls : "none", outcome_name(outcome), reason);
 }
 
+/* Every relay for ri is closed by a gate (throttled, its window full, its
+ * slots busy) and none was asked: not an attempt. The recipient waits
+ * until the first relay opens; no log line per message (the relay's
+ * episode has its own). */
+static void postpone(struct job *j, size_t ri, const char *label, const char *reason)
+{
+	struct spool_rcpt *r = &j->e->env.rcpts[ri];
+	r->state = RCPT_DEFERRED;
+	r->next_attempt = j->gate_until;
+	set_last_error(r, label && label[0] ? label : NULL, reason);
+	j->dirty = true;
+	j->stats->deferred++;
+	log_msg(LOG_DEBUG, "%s: to=<%s>: postponed until %ld: %s", j->e->id, r->addr, (long)j->gate_until, reason);
+}
+
 static void save(struct job *j)
 {
 	if (!j->dirty)
@@ -240,46 +262,180 @@ static int send_transaction(struct job *j, struct relay_link *link, struct smtp_
 	return r;
 }
 
-/* Try relay li for the recipients in todo; the ones to fail over stay in
- * todo (count returned). */
+/* A gate (back-off, full window, busy slots) keeps relay li closed until
+ * t: the recipients wait for the earliest relay to open. */
+static void gate_note(struct job *j, time_t t)
+{
+	if (j->gate_until == 0 || t < j->gate_until)
+		j->gate_until = t;
+}
+
+static void set_gate_failure(struct smtp_failure *last, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_gate_failure(struct smtp_failure *last, const char *fmt, ...)
+{
+	memset(last, 0, sizeof(*last));
+	last->stage = STAGE_CONNECT;
+	last->local = LOCAL_CONNECT;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last->reason, sizeof(last->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* The relay throttled us (reply in reason): back off, note the gate. */
+static void throttled(struct job *j, struct relay_link *link, const struct throttle_rule *rule,
+		      const char *reason, const char *status, struct smtp_failure *last, int code)
+{
+	time_t until = relay_gate_throttled(j->pool->cfg, link->relay, link->label, rule->what, reason);
+	gate_note(j, until);
+	snprintf(j->gate_status, sizeof(j->gate_status), "%s", status);
+	char tls[sizeof(last->tls)];
+	snprintf(tls, sizeof(tls), "%s", last->tls);
+	memset(last, 0, sizeof(*last));
+	last->stage = STAGE_CONNECT;
+	last->code = code;
+	snprintf(last->reason, sizeof(last->reason), "%s", reason);
+	snprintf(last->tls, sizeof(last->tls), "%s", tls);
+}
+
+/* limits.messages: a transaction may start now (sleeping a little when
+ * the window frees soon). false: the window is full for long, j notes
+ * when it opens. */
+static bool take_message(struct job *j, struct relay_link *link, uint64_t *token, struct smtp_failure *last)
+{
+	for (;;) {
+		uint64_t next = relay_gate_take_message(j->pool->cfg, link->relay, token);
+		if (next == 0)
+			return true;
+		time_t open_at = (time_t)((next + 999) / 1000);
+		if (open_at - time(NULL) > RELAY_GATE_SLEEP_MAX || !relay_gate_sleep_until(next)) {
+			gate_note(j, open_at);
+			set_gate_failure(last, "relay %s: limits.messages reached (%u per %u s)", link->relay->name,
+					 link->relay->limits.messages, link->relay->limits.period);
+			return false;
+		}
+	}
+}
+
+/*
+ * Try relay li for the recipients in todo; the ones to fail over stay in
+ * todo (count returned): lost before the end of data, or throttled (the
+ * relay backs off; the next relay may take them meanwhile). Recipients
+ * refused as too many for one transaction (452) go again at once in a new
+ * one on the same session, as often as each round delivers something.
+ */
 static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, struct smtp_failure *last,
 			char *last_label, size_t labellen, bool *retry)
 {
 	*retry = false;
 	struct relay_link *link = &j->pool->links[li];
-	struct smtp_session *s = relay_session(j->pool, li, j->e->id);
-	snprintf(last_label, labellen, "%s", link->label);
-	if (!s) {
-		*last = link->down_why;
+	const struct sp_config *cfg = j->pool->cfg;
+	char why[400];
+	time_t until = relay_gate_backoff_until(cfg, link->relay, why, sizeof(why));
+	if (until > j->now) {
+		char when[32];
+		format_rfc3339(until, when);
+		gate_note(j, until);
+		set_gate_failure(last, "relay %s is throttled (backing off until %s): %s", link->relay->name, when,
+				 why);
 		return ntodo;
 	}
-	char tls[128];
-	snprintf(tls, sizeof(tls), "%s", net_tls_summary(&s->conn));
-	struct origin from = { .label = link->label, .host = link->relay->host, .tls = tls,
-			       .server_dsn = s->caps.dsn };
-	struct smtp_rcpt_result *res = xcalloc(ntodo, sizeof(*res));
-	bool eod_sent = false;
-	int r = send_transaction(j, link, s, todo, ntodo, res, &eod_sent);
-	if (eod_sent)
-		fault_point("after-data-reply"); /* end of data sent, reply read; no state saved */
-	bool lost = r < 0;
-	size_t keep = 0;
-	for (size_t k = 0; k < ntodo; k++) {
-		if (lost && !eod_sent && res[k].outcome == OUTCOME_TEMPORARY) {
-			todo[keep++] = todo[k]; /* the session broke: next relay */
-			continue;
+	size_t *batch = xcalloc(ntodo, sizeof(size_t));
+	memcpy(batch, todo, ntodo * sizeof(size_t));
+	size_t nbatch = ntodo, keep = 0;
+	while (nbatch > 0) {
+		/* the session (and its connection slot) first: a reservation
+		 * held while waiting for a slot would be spent in vain */
+		struct smtp_session *s = relay_session(j->pool, li, j->e->id);
+		snprintf(last_label, labellen, "%s", link->label);
+		if (!s) {
+			*last = link->down_why;
+			/* a reply refused the session (greeting, EHLO, AUTH...):
+			 * a throttle there slows the relay down too */
+			char st[16];
+			const struct throttle_rule *rule = NULL;
+			if (last->code)
+				outcome_classify_reply(last->stage, last->code, last->enhanced, last->reason, LOCAL_NONE,
+						       st, &rule);
+			if (rule)
+				throttled(j, link, rule, link->down_why.reason, st, last, link->down_why.code);
+			else if (link->busy)
+				gate_note(j, time(NULL) + (time_t)cfg->queue.retry_min);
+			else
+				j->other_failure = true;
+			if (!link->busy)
+				j->tried = true;
+			break;
 		}
-		finalize(j, todo[k], res[k].outcome, res[k].status, res[k].reason, &from);
+		uint64_t token;
+		if (!take_message(j, link, &token, last))
+			break; /* the window is full for long: not an attempt */
+		j->tried = true;
+		char tls[128];
+		snprintf(tls, sizeof(tls), "%s", net_tls_summary(&s->conn));
+		struct origin from = { .label = link->label, .host = link->relay->host, .tls = tls,
+				       .server_dsn = s->caps.dsn };
+		struct smtp_rcpt_result *res = xcalloc(nbatch, sizeof(*res));
+		bool eod_sent = false;
+		int r = send_transaction(j, link, s, batch, nbatch, res, &eod_sent);
+		relay_gate_message_done(cfg, link->relay, token, true);
+		if (eod_sent)
+			fault_point("after-data-reply"); /* end of data sent, reply read; no state saved */
+		bool lost = r < 0, progress = false, delivered = false;
+		size_t *too_many = xcalloc(nbatch, sizeof(size_t)), ntoo = 0;
+		const struct smtp_rcpt_result *thr = NULL;
+		for (size_t k = 0; k < nbatch; k++) {
+			if (res[k].throttle && res[k].outcome == OUTCOME_TEMPORARY) {
+				thr = &res[k];
+				todo[keep++] = batch[k]; /* the relay backs off: next relay */
+			} else if (lost && !eod_sent && res[k].outcome == OUTCOME_TEMPORARY) {
+				todo[keep++] = batch[k]; /* the session broke: next relay */
+			} else if (outcome_too_many_recipients(res[k].stage, res[k].code)) {
+				too_many[ntoo++] = k; /* a new transaction, at once */
+			} else {
+				finalize(j, batch[k], res[k].outcome, res[k].status, res[k].reason, &from);
+				progress = true;
+				delivered |= res[k].outcome == OUTCOME_DELIVERED;
+			}
+		}
+		if (delivered)
+			relay_gate_success(cfg, link->relay, link->label);
+		if (thr) {
+			throttled(j, link, thr->throttle, thr->reason, thr->status, last, thr->code);
+			snprintf(last->tls, sizeof(last->tls), "%s", tls);
+		}
+		/* every round finishes someone, or the 452s are kept like any
+		 * deferral (a server that takes none of them) */
+		size_t again = 0;
+		for (size_t m = 0; m < ntoo; m++) {
+			size_t k = too_many[m];
+			if (progress && !thr && !lost)
+				batch[again++] = batch[k];
+			else
+				finalize(j, batch[k], res[k].outcome, res[k].status, res[k].reason, &from);
+		}
+		free(too_many);
+		/* persisted before anything else happens; a message now complete is
+		 * removed instead, which is as durable and saves two fsyncs */
+		if (final_status(&j->e->env) == EX_TEMPFAIL)
+			save(j);
+		fault_point("after-state-update");
+		if (lost && !thr)
+			*last = s->fail;
+		free(res);
+		*retry = relay_after_transaction(j->pool, li, lost, eod_sent);
+		if (again)
+			log_msg(LOG_INFO, "%s: relay %s took part of the recipients; %zu more in a new transaction",
+				j->e->id, link->relay->name, again);
+		nbatch = again;
+		if (lost || thr)
+			break;
 	}
-	/* persisted before anything else happens; a message now complete is
-	 * removed instead, which is as durable and saves two fsyncs */
-	if (final_status(&j->e->env) == EX_TEMPFAIL)
-		save(j);
-	fault_point("after-state-update");
-	if (lost)
-		*last = s->fail;
-	free(res);
-	*retry = relay_after_transaction(j->pool, li, lost, eod_sent);
+	/* a batch that could not start (window full, relay down) fails over */
+	for (size_t k = 0; k < nbatch; k++)
+		todo[keep++] = batch[k];
+	free(batch);
 	return keep;
 }
 
@@ -333,13 +489,20 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 			char why[400];
 			snprintf(why, sizeof(why), "no relay is configured for sender <%s>", env->sender);
 			finalize(&j, todo[k], OUTCOME_TEMPORARY, "4.4.0", why, NULL);
+		} else if (!j.tried && j.gate_until) {
+			postpone(&j, todo[k], last_label, last.reason);
 		} else {
 			char st[16];
 			outcome_classify(last.stage, last.code, last.enhanced, last.local, st);
 			struct origin from = { .label = last_label, .host = last_relay,
 					       .tls = last.tls[0] ? last.tls : NULL };
-			finalize(&j, todo[k], OUTCOME_TEMPORARY, st, last.reason[0] ? last.reason : "delivery failed",
-				 &from);
+			finalize(&j, todo[k], OUTCOME_TEMPORARY, j.gate_status[0] ? j.gate_status : st,
+				 last.reason[0] ? last.reason : "delivery failed", &from);
+			/* a throttled relay is tried again when it opens, not before */
+			struct spool_rcpt *r = &env->rcpts[todo[k]];
+			if (j.gate_until && r->state == RCPT_DEFERRED &&
+			    (!j.other_failure || j.gate_until < r->next_attempt))
+				r->next_attempt = j.gate_until;
 		}
 	}
 	free(todo);

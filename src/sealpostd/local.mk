@@ -6,7 +6,8 @@ noinst_LIBRARIES += src/sealpostd/libworker.a
 src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/reply.c src/sealpostd/reply.h \
 	src/sealpostd/outcome.c src/sealpostd/outcome.h \
-	src/sealpostd/tls.c src/sealpostd/tls.h \
+	src/sealpostd/tls.c src/sealpostd/tls.h src/sealpostd/tls_internal.h \
+	src/sealpostd/tls_policy.c src/sealpostd/tls_verify.c src/sealpostd/tls_diag.c \
 	src/sealpostd/tls_cache.c src/sealpostd/tls_cache.h \
 	src/sealpostd/net.c src/sealpostd/net.h \
 	src/sealpostd/resolve.c src/sealpostd/resolve.h \
@@ -18,6 +19,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/from_rewrite.c src/sealpostd/from_rewrite.h \
 	src/sealpostd/data_stream.c src/sealpostd/data_stream.h \
 	src/sealpostd/relay.c src/sealpostd/relay.h \
+	src/sealpostd/relay_gate.c src/sealpostd/relay_gate.h \
 	src/sealpostd/deliver.c src/sealpostd/deliver.h \
 	src/sealpostd/dsn.c src/sealpostd/dsn.h \
 	src/sealpostd/bounce.c src/sealpostd/bounce.h \

@@ -102,11 +102,19 @@ static int check_config(const struct sp_config *cfg, const char *conf_path)
 	}
 	for (size_t i = 0; i < cfg->nrelays; i++) {
 		const struct sp_relay *r = &cfg->relays[i];
-		if (tls_policy_check(conf_policy_for(cfg, r->host), r->host, err, sizeof(err)) < 0) {
+		const struct sp_tls_policy *pol = conf_policy_for(cfg, r->host);
+		if (tls_policy_check(pol, r->host, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sealpostd: %s: relay \"%s\": TLS policy cannot be applied: %s\n", conf_path,
 				r->name, err);
 			st = EX_CONFIG;
 		}
+		struct buf warn;
+		buf_init(&warn);
+		tls_policy_warnings(pol, &warn);
+		for (char *line = warn.data, *nl; line && (nl = strchr(line, '\n')); line = nl + 1)
+			fprintf(stderr, "sealpostd: %s: relay \"%s\": warning: %.*s\n", conf_path, r->name,
+				(int)(nl - line), line);
+		buf_free(&warn);
 	}
 	tls_global_deinit();
 	if (st == 0) /* what the worker needs, as the worker's user */
@@ -228,6 +236,7 @@ int main(int argc, char **argv)
 			return EX_CANTCREAT;
 		}
 	}
+	tls_policy_preload(cfg); /* trust stores and client keys: before the drop */
 	if (privdrop_worker(mode == MODE_DAEMON) < 0) { /* root never talks to the network */
 		if (pid_fd >= 0)
 			close(pid_fd);

@@ -1,10 +1,12 @@
 /*
  * outcome.c - the single failure classifier (see outcome.h for the rules).
- * Pure function over trusted enums and an untrusted reply code.
+ * Pure functions over trusted enums and an untrusted reply (code, enhanced
+ * code, text); the throttling table lives here too.
  */
 #include "config.h"
 
 #include "outcome.h"
+#include "util.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -86,6 +88,95 @@ enum outcome outcome_classify(enum smtp_stage stage, int code, const char *enhan
 		return OUTCOME_TEMPORARY;
 	}
 	return OUTCOME_PERMANENT;
+}
+
+/*
+ * Replies that mean "the relay is over a limit": defer, slow the relay down.
+ * The texts are the providers' documented ones; a rule matches on code,
+ * enhanced code and a word of the text, so a provider's rewording of the
+ * rest does not lose the match. Keep each rule's source.
+ */
+static const struct throttle_rule throttle_rules[] = {
+	{ 421, NULL, NULL, "service not available",
+	  "RFC 5321 3.8 and 4.2.3: 421 closes the session at any point; e.g. Google "
+	  "\"421 4.7.0 Try again later, closing connection.\" (Gmail SMTP errors and codes, "
+	  "support.google.com/a/answer/3726730)" },
+	{ 432, "4.3.2", NULL, "concurrent connection limit",
+	  "Microsoft Exchange Online, 3 SMTP AUTH connections per mailbox: \"432 4.3.2 "
+	  "STOREDRV.ClientSubmit; sender thread limit exceeded\" and \"432 4.3.2 concurrent "
+	  "connection limit exceeded\" (Exchange Team blog, Changes coming to the SMTP "
+	  "Authenticated Submission client protocol, 2018)" },
+	{ 454, NULL, "throttling", "sending rate or daily quota",
+	  "Amazon SES: \"454 Throttling failure: Maximum sending rate exceeded\" (after DATA) and "
+	  "\"454 Throttling failure: Daily message quota exceeded\" (SES Developer Guide, Errors "
+	  "related to the sending quotas)" },
+	{ 451, "4.7.", "rate|limit|throttl|too many|quota|exceeded|busy", "rate limit",
+	  "451 4.7.x rate replies: e.g. Exchange Online \"451 4.7.500 Server busy. Please try again "
+	  "later\" (Exchange Online NDR codes), policy servers' \"451 4.7.1 ... rate limit exceeded\"" },
+	{ 450, "4.2.1", "relay limit", "relay rate limit",
+	  "Google Workspace SMTP relay: \"450 4.2.1 Peak SMTP relay limit exceeded for this "
+	  "customer.\" (Gmail SMTP errors and codes)" },
+	{ 550, "5.4.5", NULL, "daily sending quota",
+	  "Google Workspace: \"550 5.4.5 Daily user sending limit exceeded.\" and \"550 5.4.5 Daily "
+	  "SMTP relay limit exceeded for user.\" (Gmail SMTP errors and codes)" },
+	{ 554, NULL, "quotaexceeded", "submission quota",
+	  "Microsoft Exchange Online, 10,000 recipients a day: \"554 5.2.0 "
+	  "STOREDRV.Submission.Exception:SubmissionQuotaExceededException\" (Exchange Online "
+	  "limits, sending limits; NDR 5.2.0)" },
+};
+
+/* Whether one of the '|'-separated words occurs in text, ignoring case. */
+static bool has_word(const char *text, const char *words)
+{
+	while (*words) {
+		size_t n = strcspn(words, "|");
+		for (const char *p = text; n && *p; p++)
+			if (ascii_ncasecmp(p, words, n) == 0)
+				return true;
+		words += n;
+		if (*words == '|')
+			words++;
+	}
+	return false;
+}
+
+const struct throttle_rule *outcome_throttle(int code, const char *enhanced, const char *text)
+{
+	for (size_t i = 0; i < sizeof(throttle_rules) / sizeof(throttle_rules[0]); i++) {
+		const struct throttle_rule *r = &throttle_rules[i];
+		if (r->code != code)
+			continue;
+		if (r->enhanced && (!enhanced || strncmp(enhanced, r->enhanced, strlen(r->enhanced)) != 0))
+			continue;
+		if (r->words && !has_word(text ? text : "", r->words))
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
+const struct throttle_rule *outcome_throttle_rules(size_t *n)
+{
+	*n = sizeof(throttle_rules) / sizeof(throttle_rules[0]);
+	return throttle_rules;
+}
+
+enum outcome outcome_classify_reply(enum smtp_stage stage, int code, const char *enhanced, const char *text,
+				    enum local_error local, char status[16], const struct throttle_rule **throttle)
+{
+	enum outcome o = outcome_classify(stage, code, enhanced, local, status);
+	const struct throttle_rule *rule = local == LOCAL_NONE ? outcome_throttle(code, enhanced, text) : NULL;
+	if (throttle)
+		*throttle = rule;
+	if (!rule)
+		return o;
+	status[0] = '4'; /* a quota is not the recipient's failure */
+	return OUTCOME_TEMPORARY;
+}
+
+bool outcome_too_many_recipients(enum smtp_stage stage, int code)
+{
+	return stage == STAGE_RCPT && (code == 452 || code == 552);
 }
 
 const char *outcome_name(enum outcome o)

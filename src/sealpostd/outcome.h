@@ -7,6 +7,9 @@
 #ifndef SEALPOSTD_OUTCOME_H
 #define SEALPOSTD_OUTCOME_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 enum outcome { OUTCOME_DELIVERED, OUTCOME_TEMPORARY, OUTCOME_PERMANENT };
 
 /* Where in the dialogue the reply (or the failure) happened. */
@@ -58,6 +61,41 @@ enum local_error {
  */
 enum outcome outcome_classify(enum smtp_stage stage, int code, const char *enhanced,
 			      enum local_error local, char status[16]);
+
+/*
+ * Throttling and quota replies: the relay (the provider's account), not the
+ * message, is over a limit. Such a reply is a deferral of every recipient
+ * it concerns, whatever its code (providers answer quotas with 5xx), and
+ * the caller slows the whole relay down (relay_gate.h). One table in
+ * outcome.c, each rule with the provider's documented text as its source.
+ */
+struct throttle_rule {
+	int code;                 /* the reply code */
+	const char *enhanced;     /* prefix of the enhanced code ("4.7."); NULL: any */
+	const char *words;        /* '|'-separated words, one must be in the text
+				   * (case-insensitive); NULL: any text */
+	const char *what;         /* for the log: "connection limit", ... */
+	const char *source;       /* who documents the reply, and where */
+};
+
+/* The rule that reply (code, enhanced code, text) matches; NULL: none. */
+const struct throttle_rule *outcome_throttle(int code, const char *enhanced, const char *text);
+
+/* The rule table itself (tests, documentation). *n receives its size. */
+const struct throttle_rule *outcome_throttle_rules(size_t *n);
+
+/*
+ * outcome_classify with the reply's text: a throttling or quota reply
+ * (outcome_throttle) is temporary at any stage, its status moved to class
+ * 4 ("5.4.5" becomes "4.4.5"), and *throttle (may be NULL) receives the
+ * rule; everything else is outcome_classify's (and *throttle NULL).
+ */
+enum outcome outcome_classify_reply(enum smtp_stage stage, int code, const char *enhanced, const char *text,
+				    enum local_error local, char status[16], const struct throttle_rule **throttle);
+
+/* "Too many recipients" at RCPT (RFC 5321 4.5.3.1.10: 452, or 552 from
+ * older servers): the recipient goes into a new transaction at once. */
+bool outcome_too_many_recipients(enum smtp_stage stage, int code);
 
 const char *outcome_name(enum outcome o);      /* "sent" "deferred" "bounced" */
 const char *stage_name(enum smtp_stage s);     /* "MAIL FROM", ... */

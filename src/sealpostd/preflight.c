@@ -124,7 +124,10 @@ static int check_readable(const char *what, const char *path, char *why, size_t 
 	return EX_CONFIG;
 }
 
-static int check_all(const struct sp_config *cfg, char *why, size_t n)
+/* tls_files: also the trust and client key files, which the worker reads
+ * as the user it starts as: not when it starts as root (tls_policy_preload
+ * reads them before the drop), so the root path leaves them out. */
+static int check_all(const struct sp_config *cfg, bool tls_files, char *why, size_t n)
 {
 	int rc = check_spool(cfg->spool_dir, why, n);
 	for (size_t i = 0; i < cfg->nrelays && rc == 0; i++) {
@@ -133,7 +136,7 @@ static int check_all(const struct sp_config *cfg, char *why, size_t n)
 		snprintf(what, sizeof(what), "relay \"%s\": password_file", r->name);
 		rc = check_readable(what, r->password_file, why, n);
 	}
-	for (size_t i = 0; i < cfg->npolicies && rc == 0; i++) {
+	for (size_t i = 0; tls_files && i < cfg->npolicies && rc == 0; i++) {
 		const struct sp_tls_policy *p = &cfg->policies[i];
 		char what[3][160];
 		snprintf(what[0], sizeof(what[0]), "tls_policy \"%s\": ca_file", p->host);
@@ -166,7 +169,7 @@ static int check_as_worker(const struct sp_config *cfg, char *why, size_t n)
 	if (pid == 0) {
 		close(fds[0]);
 		char line[WHY_MAX] = "";
-		int rc = privdrop_worker(false) < 0 ? EX_NOPERM : check_all(cfg, line, sizeof(line));
+		int rc = privdrop_worker(false) < 0 ? EX_NOPERM : check_all(cfg, false, line, sizeof(line));
 		if (rc == EX_NOPERM)
 			snprintf(line, sizeof(line), "cannot become the worker user \"%s\"", privdrop_user());
 		(void)write_all(fds[1], line, strlen(line));
@@ -198,7 +201,7 @@ static int check_as_worker(const struct sp_config *cfg, char *why, size_t n)
 int preflight_run(const struct sp_config *cfg, const char *conf_path)
 {
 	char why[WHY_MAX] = "";
-	int rc = geteuid() == 0 ? check_as_worker(cfg, why, sizeof(why)) : check_all(cfg, why, sizeof(why));
+	int rc = geteuid() == 0 ? check_as_worker(cfg, why, sizeof(why)) : check_all(cfg, true, why, sizeof(why));
 	if (rc != 0)
 		fprintf(stderr, "sealpostd: %s: %s\n", conf_path ? conf_path : "(built-in defaults)", why);
 	return rc;

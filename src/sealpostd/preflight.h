@@ -1,8 +1,9 @@
 /*
  * preflight.h - what the worker will need, checked before it is needed
  * (sealpostd --check-config and --probe): the spool and its lock file
- * usable by the user the worker runs as, and every secret and trust file
- * it will read readable by that user. Started as root, the checks run in
+ * usable by the user the worker runs as, and every secret it will read
+ * readable by that user (trust and client key files too, unless started
+ * as root: then they are read before the privilege drop). Started as root, the checks run in
  * a child that has become the worker user (privdrop.c), so they see what
  * the worker will see; root's own access proves nothing. Trusts the
  * loaded config; reads no file's content.

@@ -1,7 +1,11 @@
 /*
  * probe.c - sealpostd --probe (see probe.h). Uses the delivery code path
  * (smtp_open) so what it reports is what delivery would do; the TLS layer
- * fills in the certificate details even when the policy rejects them.
+ * fills in the certificate details (purpose, key, signature, what the
+ * policy refuses) even when the policy rejects them. When the built-in
+ * priority finds no suite in common, one more handshake with priority
+ * "NORMAL" (still TLS 1.2 or newer, still verified) tells whether a
+ * wider priority would work; nothing is sent in it either.
  */
 #include "config.h"
 
@@ -9,7 +13,27 @@
 #include "smtp.h"
 #include "util.h"
 
+#include <string.h>
 #include <sysexits.h>
+
+/* The relay's policy with priority = "NORMAL", as a one-policy config. */
+static void wider_priority(const struct sp_config *cfg, const struct sp_relay *relay, FILE *out)
+{
+	struct sp_config wide = *cfg;
+	struct sp_tls_policy pol = *conf_policy_for(cfg, relay->host);
+	pol.host = relay->host;
+	pol.priority = (char *)"NORMAL";
+	wide.policies = &pol;
+	wide.npolicies = 1;
+	struct smtp_session s = { .probe = NULL };
+	if (smtp_open(&s, &wide, relay, NULL, false) == 0) {
+		fprintf(out, "  a wider priority would work: with priority = \"NORMAL\" the server negotiates %s\n",
+			net_tls_summary(&s.conn));
+		smtp_close(&s);
+	} else {
+		fprintf(out, "  priority = \"NORMAL\" does not help either: %s\n", s.fail.reason);
+	}
+}
 
 int probe_relays(const struct sp_config *cfg, bool trace, FILE *out)
 {
@@ -32,6 +56,8 @@ int probe_relays(const struct sp_config *cfg, bool trace, FILE *out)
 		} else {
 			fprintf(out, "  result: FAILED at %s: %s\n", stage_name(s.fail.stage), s.fail.reason);
 			result = EX_UNAVAILABLE;
+			if (!(pol->priority && pol->priority[0]) && strstr(s.fail.reason, "no cipher suite in common"))
+				wider_priority(cfg, relay, out);
 		}
 		buf_free(&report);
 		fflush(out);

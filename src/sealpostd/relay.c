@@ -7,6 +7,7 @@
 
 #include "relay.h"
 #include "log.h"
+#include "relay_gate.h"
 #include "util.h"
 
 #include <poll.h>
@@ -14,20 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Resumption data per relay address, for the life of the process: each
- * resumed session is verified again under the current policy (tls.c). */
+/* Resumption data per relay address, policy and identity (tls_cache_key),
+ * for the life of the process: each resumed session is verified again
+ * under the current policy (tls.c). */
 #define RESUME_SLOTS 16
 static struct {
-	char key[300];
+	char key[TLS_CACHE_KEY_MAX];
 	struct tls_resume data;
 	struct tls_cache_stamp stamp;
 } resume_cache[RESUME_SLOTS];
 static unsigned resume_next;
 
-static size_t resume_for(const struct sp_relay *relay)
+static size_t resume_for(const struct sp_config *cfg, const struct sp_relay *relay)
 {
-	char key[300];
-	snprintf(key, sizeof(key), "%s:%u:%d", relay->host, relay->port, (int)relay->tls);
+	char key[TLS_CACHE_KEY_MAX];
+	tls_cache_key(cfg, relay, key);
 	for (size_t i = 0; i < RESUME_SLOTS; i++)
 		if (strcmp(resume_cache[i].key, key) == 0)
 			return i;
@@ -47,10 +49,11 @@ void relay_pool_init(struct relay_pool *p, const struct sp_config *cfg, bool tra
 	for (size_t i = 0; i < p->n; i++) {
 		struct relay_link *l = &p->links[i];
 		l->relay = &cfg->relays[i];
-		size_t slot = resume_for(l->relay);
+		size_t slot = resume_for(cfg, l->relay);
 		l->resume = &resume_cache[slot].data;
 		l->cache_stamp = &resume_cache[slot].stamp;
 		l->session.conn.fd = -1;
+		l->slot = -1;
 		snprintf(l->label, sizeof(l->label), "%s[?]:%u", l->relay->host, l->relay->port);
 	}
 }
@@ -62,6 +65,7 @@ void relay_pool_close(struct relay_pool *p)
 		if (l->open)
 			smtp_close(&l->session);
 		l->open = false;
+		relay_gate_release(&l->slot);
 	}
 	free(p->links);
 	p->links = NULL;
@@ -71,7 +75,51 @@ void relay_pool_close(struct relay_pool *p)
 void relay_pool_new_run(struct relay_pool *p)
 {
 	for (size_t i = 0; i < p->n; i++)
-		p->links[i].down = false;
+		p->links[i].down = p->links[i].busy = false;
+}
+
+/* A session of l ended (closed already, or closed here): its slot goes. */
+static void link_closed(struct relay_link *l)
+{
+	if (l->open && l->session.conn.fd >= 0)
+		smtp_close(&l->session);
+	l->open = false;
+	relay_gate_release(&l->slot);
+}
+
+void relay_pool_release_slots(struct relay_pool *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->links[i].slot >= 0)
+			link_closed(&p->links[i]);
+}
+
+/* A limits.connections slot for link i: at once, or after closing our
+ * other sessions (idle: we are between transactions) and waiting. */
+static bool take_slot(struct relay_pool *p, size_t i, const char *id)
+{
+	struct relay_link *l = &p->links[i];
+	if (l->slot >= 0)
+		return true;
+	int fd = relay_gate_connection(p->cfg, l->relay, 0);
+	if (fd == -1) {
+		for (size_t k = 0; k < p->n; k++)
+			if (k != i && p->links[k].open)
+				link_closed(&p->links[k]);
+		fd = relay_gate_connection(p->cfg, l->relay, now_ms() + RELAY_GATE_CONN_WAIT_MS);
+	}
+	if (fd == -1) {
+		l->down = l->busy = true;
+		memset(&l->down_why, 0, sizeof(l->down_why));
+		l->down_why.stage = STAGE_CONNECT;
+		l->down_why.local = LOCAL_CONNECT;
+		snprintf(l->down_why.reason, sizeof(l->down_why.reason),
+			 "all %u sessions of limits.connections stayed in use", l->relay->limits.connections);
+		log_msg(LOG_NOTICE, "%s: relay %s: %s", id, l->relay->name, l->down_why.reason);
+		return false;
+	}
+	l->slot = fd; /* RELAY_GATE_UNLIMITED (-2) holds nothing */
+	return true;
 }
 
 /* An idle session the server has not spoken on since (a 421 on its
@@ -91,7 +139,7 @@ static bool still_quiet(const struct smtp_session *s)
 static void share_ticket(struct relay_pool *p, struct relay_link *l)
 {
 	if (l->session.conn.tls && tls_resume_save(l->session.conn.tls))
-		tls_cache_store(p->cfg->spool_dir, l->relay, l->resume, l->cache_stamp);
+		tls_cache_store(p->cfg, l->relay, l->resume, l->cache_stamp);
 }
 
 static void set_label(struct relay_link *l)
@@ -110,13 +158,15 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 		    l->session.transactions < RELAY_MAX_TRANSACTIONS && now_ms() - l->opened_ms < RELAY_MAX_AGE_MS &&
 		    still_quiet(&l->session))
 			return &l->session;
-		smtp_close(&l->session);
-		l->open = false;
+		link_closed(l);
 	}
+	if (!take_slot(p, i, id))
+		return NULL;
 	/* another worker may have left newer resumption data in the spool */
-	tls_cache_load(p->cfg->spool_dir, l->relay, l->resume, l->cache_stamp);
+	tls_cache_load(p->cfg, l->relay, l->resume, l->cache_stamp);
 	l->opened_ms = now_ms();
 	if (smtp_open(&l->session, p->cfg, l->relay, l->resume, p->trace) < 0) {
+		relay_gate_release(&l->slot);
 		set_label(l);
 		l->down = true;
 		l->down_why = l->session.fail;
@@ -144,7 +194,7 @@ bool relay_after_transaction(struct relay_pool *p, size_t i, bool lost, bool eod
 			share_ticket(p, l);
 		return false;
 	}
-	l->open = false;
+	link_closed(l);
 	if (eod_sent)
 		return false;
 	if (l->session.transactions > 1) {

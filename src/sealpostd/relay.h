@@ -36,6 +36,8 @@ struct relay_link {
 	struct tls_resume *resume;  /* kept for the whole process (relay.c) */
 	struct tls_cache_stamp *cache_stamp; /* of the spool's copy (tls_cache.h) */
 	uint64_t opened_ms;         /* when the open session was connected */
+	int slot;                   /* limits.connections slot held (relay_gate.h); -1 none */
+	bool busy;                  /* down because every slot stayed in use */
 	bool refuses_null_sender;   /* refused MAIL FROM:<> for a notification:
 				     * notifications go from bounce_sender
 				     * (learnt once per process, deliver.c) */
@@ -59,9 +61,18 @@ void relay_pool_new_run(struct relay_pool *p);
  * A session ready for a transaction on relay i: the open one, or a new
  * connection. NULL when the relay is down (now or earlier in this run);
  * link->down_why says why and a line naming the relay and the exact
- * reason has been logged (id names the message that asked).
+ * reason has been logged (id names the message that asked). A new
+ * connection first takes a limits.connections slot: when all are held it
+ * closes this worker's other (idle) sessions, so that no worker waits
+ * while holding a slot, then waits (relay_gate.h); none in time: down,
+ * with link->busy set.
  */
 struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *id);
+
+/* The end of a daemon worker's batch: sessions that hold a
+ * limits.connections slot are closed (QUIT), so that a worker waiting for
+ * the slot need not wait for this one's idle timeout. Others stay open. */
+void relay_pool_release_slots(struct relay_pool *p);
 
 /* After a transaction: a lost session is forgotten. Lost before the end of
  * data on a new connection, the relay is marked down for the rest of the

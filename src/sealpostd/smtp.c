@@ -423,7 +423,9 @@ static void result_set(struct smtp_rcpt_result *res, enum smtp_stage stage, cons
 		       enum local_error local, const char *reason)
 {
 	res->stage = stage;
-	res->outcome = outcome_classify(stage, r ? r->code : 0, r ? r->enhanced : NULL, local, res->status);
+	res->code = r ? r->code : 0;
+	res->outcome = outcome_classify_reply(stage, res->code, r ? r->enhanced : NULL, r ? r->text : NULL, local,
+					      res->status, &res->throttle);
 	if (r && !reason) {
 		char sum[440];
 		reply_summary(r, sum, sizeof(sum));

@@ -89,6 +89,8 @@ struct smtp_rcpt_result {
 	char status[16];          /* DSN status */
 	char reason[512];         /* "250 2.0.0 Ok", "550 5.1.1 ...", local reason */
 	enum smtp_stage stage;
+	int code;                 /* the reply's code, 0 for a local result */
+	const struct throttle_rule *throttle; /* the relay is over a limit (outcome.h) */
 };
 
 /*

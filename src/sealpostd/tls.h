@@ -1,9 +1,11 @@
 /*
- * tls.h - the TLS client, the only module that talks to GnuTLS. Opens a
+ * tls.h - the TLS client: the worker's only door to GnuTLS (tls.c,
+ * tls_policy.c, tls_verify.c and tls_diag.c are behind it). Opens a
  * session on a connected non-blocking socket under a per-host policy
- * (conf.h: verify ca/pin/encrypt, min_version, priority, client cert),
- * verifies the peer, and offers record I/O, peer facts for logs and
- * --probe, and session resumption. Trusts the policy; the peer is hostile.
+ * (conf.h: verify ca/pin/encrypt, min_version, priority,
+ * security_profile, client cert), verifies the peer for TLS-server use,
+ * and offers record I/O, peer facts for logs and --probe, and session
+ * resumption. Trusts the policy; the peer is hostile.
  */
 #ifndef SEALPOSTD_TLS_H
 #define SEALPOSTD_TLS_H
@@ -41,6 +43,25 @@ void tls_global_deinit(void);
 struct tls_conn *tls_conn_new(int fd, const struct sp_tls_policy *pol, const char *host,
 			      struct tls_resume *resume, char *err, size_t errlen);
 
+/* Load every relay's TLS policy now (trust store, client key, priority
+ * string): main.c calls it before the privilege drop, so these files may
+ * be readable by root only. Policies that cannot be applied are logged
+ * and fail each connection later with the same reason. The warnings of
+ * tls_policy_warnings are logged once here. */
+void tls_policy_preload(const struct sp_config *cfg);
+
+/* The ways pol weakens the defaults (security_profile below "medium", a
+ * priority %PROFILE_ that is overridden, a priority wider than forward-
+ * secret AEAD suites), one line each into out; returns how many. */
+int tls_policy_warnings(const struct sp_tls_policy *pol, struct buf *out);
+
+/* What a resumed session must have been made under: SHA-256 (hex) of
+ * the policy (trust anchors, pins, name checked for host, client
+ * certificate, min_version, priority, security_profile) and identity
+ * (the AUTH user or ""). Two relays whose keys differ never share a
+ * session. */
+void tls_policy_key(const struct sp_tls_policy *pol, const char *host, const char *identity, char out[65]);
+
 /* Apply pol as tls_conn_new would, without a connection (--check-config):
  * 0, or -1 with the reason (trust store, client key, priority string). */
 int tls_policy_check(const struct sp_tls_policy *pol, const char *host, char *err, size_t errlen);
@@ -70,7 +91,9 @@ const char *tls_summary(const struct tls_conn *t);
 bool tls_resumed(const struct tls_conn *t);
 
 /* Multi-line description of the peer's chain for --probe: per certificate
- * subject, names, issuer, validity, and the leaf's SPKI pin. */
+ * subject, names, issuer, purpose (extended key usage), key type and
+ * size, signature algorithm, validity, SPKI pin, and "REFUSED by the
+ * policy: why" for each certificate the policy refuses on its own. */
 void tls_describe_peer(struct tls_conn *t, struct buf *out);
 
 /* Store the session's resumption data into the resume given to

@@ -23,7 +23,7 @@
 #define CACHE_DIR "tls-cache"
 #define MAX_NAME 64
 #define MAX_DATA 65536 /* session data with a certificate chain: a few KB */
-#define MAGIC "sealpost-tls-resume 1 "
+#define MAGIC "sealpost-tls-resume 2 " /* 2: the key names the policy */
 
 /* Relay names are config section titles: only plain ones get a file. */
 static bool name_ok(const char *name)
@@ -40,11 +40,20 @@ static bool name_ok(const char *name)
 	return true;
 }
 
-/* The header names what the data was for: another host, port or mode
- * (the config changed) must not reuse it. */
-static void header(const struct sp_relay *relay, char *out, size_t len)
+void tls_cache_key(const struct sp_config *cfg, const struct sp_relay *relay, char out[TLS_CACHE_KEY_MAX])
 {
-	snprintf(out, len, MAGIC "%s:%u:%d\n", relay->host, relay->port, (int)relay->tls);
+	char policy[65];
+	tls_policy_key(conf_policy_for(cfg, relay->host), relay->host, relay->username, policy);
+	snprintf(out, TLS_CACHE_KEY_MAX, "%s:%u:%d:%s", relay->host, relay->port, (int)relay->tls, policy);
+}
+
+/* The header names what the data was for: another key (another host,
+ * port, mode, policy or identity) must not reuse it. */
+static void header(const struct sp_config *cfg, const struct sp_relay *relay, char *out, size_t len)
+{
+	char key[TLS_CACHE_KEY_MAX];
+	tls_cache_key(cfg, relay, key);
+	snprintf(out, len, MAGIC "%s\n", key);
 }
 
 static bool ours(const struct stat *st, mode_t type)
@@ -80,9 +89,10 @@ static bool same_stamp(const struct tls_cache_stamp *a, const struct tls_cache_s
 	return a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
 }
 
-void tls_cache_load(const char *spool_dir, const struct sp_relay *relay, struct tls_resume *r,
+void tls_cache_load(const struct sp_config *cfg, const struct sp_relay *relay, struct tls_resume *r,
 		    struct tls_cache_stamp *stamp)
 {
+	const char *spool_dir = cfg->spool_dir;
 	if (!name_ok(relay->name))
 		return;
 	int dfd = open_dir(spool_dir, false);
@@ -94,8 +104,8 @@ void tls_cache_load(const char *spool_dir, const struct sp_relay *relay, struct 
 		return;
 	struct stat st;
 	struct tls_cache_stamp now;
-	char head[400];
-	header(relay, head, sizeof(head));
+	char head[TLS_CACHE_KEY_MAX + 32];
+	header(cfg, relay, head, sizeof(head));
 	size_t hlen = strlen(head);
 	if (fstat(fd, &st) < 0 || !ours(&st, S_IFREG) || st.st_size <= (off_t)hlen || st.st_size > MAX_DATA) {
 		close(fd);
@@ -117,13 +127,14 @@ void tls_cache_load(const char *spool_dir, const struct sp_relay *relay, struct 
 	free(data);
 }
 
-void tls_cache_store(const char *spool_dir, const struct sp_relay *relay, const struct tls_resume *r,
+void tls_cache_store(const struct sp_config *cfg, const struct sp_relay *relay, const struct tls_resume *r,
 		     struct tls_cache_stamp *stamp)
 {
+	const char *spool_dir = cfg->spool_dir;
 	if (!r->data || r->len == 0 || !name_ok(relay->name))
 		return;
-	char head[400];
-	header(relay, head, sizeof(head));
+	char head[TLS_CACHE_KEY_MAX + 32];
+	header(cfg, relay, head, sizeof(head));
 	size_t hlen = strlen(head);
 	if (hlen + r->len > MAX_DATA)
 		return;

@@ -4,7 +4,9 @@
  * one-shot worker in a container, can resume the session another one
  * began. Only a performance hint: a resumed session's certificate is
  * verified again under the current policy (tls.c), and a file that is
- * missing, foreign, too big or for another host/port/mode is ignored.
+ * missing, foreign, too big or made under another key (tls_cache_key:
+ * host, port, mode, the whole TLS policy and the AUTH identity) is
+ * ignored.
  * Runs as the worker's user; trusts only files that user owns (0600).
  */
 #ifndef SEALPOSTD_TLS_CACHE_H
@@ -23,12 +25,19 @@ struct tls_cache_stamp {
 	int64_t mtime_ns;
 };
 
+/* What a relay's resumption data is for: "host:port:mode:" and the
+ * policy key (tls_policy_key: trust anchors, pins, verify name, client
+ * certificate, versions, priority, profile, AUTH user). Data is shared
+ * only between relays with equal keys, in the process and in the spool. */
+#define TLS_CACHE_KEY_MAX 400
+void tls_cache_key(const struct sp_config *cfg, const struct sp_relay *relay, char out[TLS_CACHE_KEY_MAX]);
+
 /* Replace r by the file's data when the file changed since *stamp. */
-void tls_cache_load(const char *spool_dir, const struct sp_relay *relay, struct tls_resume *r,
+void tls_cache_load(const struct sp_config *cfg, const struct sp_relay *relay, struct tls_resume *r,
 		    struct tls_cache_stamp *stamp);
 
 /* Write r for relay (atomically: a temporary file renamed into place). */
-void tls_cache_store(const char *spool_dir, const struct sp_relay *relay, const struct tls_resume *r,
+void tls_cache_store(const struct sp_config *cfg, const struct sp_relay *relay, const struct tls_resume *r,
 		     struct tls_cache_stamp *stamp);
 
 #endif

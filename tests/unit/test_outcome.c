@@ -77,6 +77,68 @@ static void test_classifier(void)
 	CHECK_EQ(outcome_name(OUTCOME_PERMANENT), "bounced", "name");
 }
 
+/* The providers' documented texts (tests/smarthost_throttle.py sends the
+ * same): each is a throttle, temporary at any stage, class 4; look-alikes
+ * are not. */
+static void test_throttle(void)
+{
+	static const struct {
+		enum smtp_stage stage;
+		int code;
+		const char *enhanced, *text;
+		bool throttle;
+		enum outcome want;
+		const char *want_status;
+	} t[] = {
+		{ STAGE_GREETING, 421, "4.7.0", "Try again later, closing connection.", true, OUTCOME_TEMPORARY, "4.7.0" },
+		{ STAGE_MAIL, 421, "", "Service not available", true, OUTCOME_TEMPORARY, "4.0.0" },
+		{ STAGE_EOD, 432, "4.3.2", "STOREDRV.ClientSubmit; sender thread limit exceeded", true,
+		  OUTCOME_TEMPORARY, "4.3.2" },
+		{ STAGE_DATA, 454, "", "Throttling failure: Maximum sending rate exceeded", true, OUTCOME_TEMPORARY,
+		  "4.0.0" },
+		{ STAGE_DATA, 454, "", "Throttling failure: Daily message quota exceeded", true, OUTCOME_TEMPORARY,
+		  "4.0.0" },
+		{ STAGE_MAIL, 451, "4.7.1", "Error: too many messages, rate limit exceeded", true, OUTCOME_TEMPORARY,
+		  "4.7.1" },
+		{ STAGE_DATA, 550, "5.4.5", "Daily user sending limit exceeded. - gsmtp", true, OUTCOME_TEMPORARY,
+		  "4.4.5" },
+		{ STAGE_EOD, 554, "5.2.0", "STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed",
+		  true, OUTCOME_TEMPORARY, "4.2.0" },
+		{ STAGE_RCPT, 450, "4.2.1", "Peak SMTP relay limit exceeded for this customer.", true,
+		  OUTCOME_TEMPORARY, "4.2.1" },
+		/* look-alikes: not the relay's limit */
+		{ STAGE_RCPT, 451, "4.7.1", "Greylisted, see http://postgrey", false, OUTCOME_TEMPORARY, "4.7.1" },
+		{ STAGE_AUTH, 454, "4.7.0", "Temporary authentication failure", false, OUTCOME_TEMPORARY, "4.7.0" },
+		{ STAGE_EOD, 554, "5.2.0", "STOREDRV.Deliver.Exception:MessageRejected", false, OUTCOME_PERMANENT,
+		  "5.2.0" },
+		{ STAGE_RCPT, 550, "5.1.1", "No such user", false, OUTCOME_PERMANENT, "5.1.1" },
+		{ STAGE_AUTH, 432, "4.7.12", "A password transition is needed", false, OUTCOME_TEMPORARY, "4.7.12" },
+		{ STAGE_RCPT, 450, "4.2.1", "The user you are trying to contact is receiving mail too quickly", false,
+		  OUTCOME_TEMPORARY, "4.2.1" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char status[16] = "", name[160];
+		const struct throttle_rule *rule = NULL;
+		snprintf(name, sizeof(name), "%d %s %s", t[i].code, t[i].enhanced, t[i].text);
+		enum outcome got = outcome_classify_reply(t[i].stage, t[i].code, t[i].enhanced, t[i].text, LOCAL_NONE,
+							  status, &rule);
+		CHECK((rule != NULL) == t[i].throttle, "%s: throttle %d", name, rule != NULL);
+		CHECK(got == t[i].want, "%s: %s", name, outcome_name(got));
+		CHECK_EQ(status, t[i].want_status, name);
+	}
+	size_t n;
+	const struct throttle_rule *rules = outcome_throttle_rules(&n);
+	for (size_t i = 0; i < n; i++)
+		CHECK(rules[i].what && rules[i].source && strlen(rules[i].source) > 20, "rule %zu has a source", i);
+	CHECK(outcome_too_many_recipients(STAGE_RCPT, 452) && outcome_too_many_recipients(STAGE_RCPT, 552),
+	      "452/552 at RCPT");
+	CHECK(!outcome_too_many_recipients(STAGE_MAIL, 452) && !outcome_too_many_recipients(STAGE_RCPT, 450),
+	      "not elsewhere");
+	char status[16];
+	CHECK(outcome_classify_reply(STAGE_EOD, 421, "", "x", LOCAL_CONNECT, status, NULL) == OUTCOME_TEMPORARY &&
+	      strcmp(status, "4.4.1") == 0, "a local error is no reply");
+}
+
 static void test_backoff(void)
 {
 	struct sp_config cfg;
@@ -161,6 +223,7 @@ static void test_auth_choice(void)
 int main(void)
 {
 	test_classifier();
+	test_throttle();
 	test_backoff();
 	test_xtext();
 	test_base64();
