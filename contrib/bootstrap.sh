@@ -40,6 +40,8 @@ mandoc
 clang
 valgrind
 libidn-dev
+strace
+python3-prometheus-client
 "
 
 # why PACKAGE: what it is needed for (printed before installing)
@@ -59,6 +61,8 @@ why() {
 	libevent-*|libdb5*) echo "libraries of the test's OpenSMTPD" ;;
 	valgrind) echo "make check-valgrind" ;;
 	libidn-dev) echo "SASLprep for SCRAM (src/sealpostd/scram.c)" ;;
+	strace) echo "syscall checks in the tests" ;;
+	python3-prometheus-client) echo "tests/ops-prom.py reads metrics_file with it" ;;
 	*) echo "the build or the tests" ;;
 	esac
 }

@@ -5,11 +5,11 @@ EXTRA_DIST += contrib/postinst contrib/container/Dockerfile contrib/container/RE
 	contrib/container/recipe.sh contrib/container/app.sh contrib/container/sealpost.conf
 
 # make install-system (as root, after make install): the sealpost user and
-# group, the spool with owners and modes, the setgid front end, the
+# group, the spool with owners and modes, the setgid sealpost-drop, the
 # secrets directory. See contrib/postinst and sealpost(8).
 install-system:
 	$(SHELL) '$(srcdir)/contrib/postinst' --user='$(SEALPOST_USER)' \
-		--sbindir='$(DESTDIR)$(sbindir)' --sysconfdir='$(DESTDIR)$(sysconfdir)' \
+		--sbindir='$(DESTDIR)$(sbindir)' --libexecdir='$(DESTDIR)$(pkglibexecdir)' --sysconfdir='$(DESTDIR)$(sysconfdir)' \
 		--spool-dir='$(DESTDIR)$(spooldir)'
 .PHONY: install-system
 

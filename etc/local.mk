@@ -4,7 +4,7 @@
 # stay inside the prefix); a distribution overrides them on the make
 # command line, e.g. make install systemdsystemunitdir=/lib/systemd/system
 EXTRA_DIST += etc/sealpost.conf.example
-EXTRA_DIST += doc/spool-format.md contrib/bootstrap.sh contrib/demo.sh tests/run.sh .ci/run
+EXTRA_DIST += doc/spool-format.md doc/monitoring.md contrib/bootstrap.sh contrib/demo.sh tests/run.sh .ci/run
 
 # The worker user (and the front end's spool group). privdrop.c gets it
 # at compile time: pass the same SEALPOST_USER=name to every make call.
@@ -25,7 +25,7 @@ CLEANFILES += $(etc_generated)
 noinst_DATA = $(etc_generated)
 example_DATA = etc/sealpost.conf.example
 
-etc_subst = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+etc_subst = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@pkglibexecdir[@]|$(pkglibexecdir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
 	-e 's|@spooldir[@]|$(spooldir)|g' -e 's|@user[@]|$(SEALPOST_USER)|g'
 
 $(etc_generated): Makefile

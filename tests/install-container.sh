@@ -73,6 +73,14 @@ out=$(setpriv --reuid="$U" --regid="$U" --init-groups "$R/usr/sbin/mailq")
 [ "$out" = "Mail queue is empty" ] || fail "mailq: $out"
 ok "app.sh as $U: sendmail queued, the one-shot worker delivered (no daemon, no syslog)"
 
+# ---- HEALTHCHECK: the Dockerfile's command, as the application user --------------------
+hc=$(sed -n 's/^ *CMD \["\/usr\/sbin\/sealpostd", "--health", "--max-age", "\([0-9a-z]*\)"\]$/\1/p' "$C/Dockerfile")
+[ -n "$hc" ] || fail "no HEALTHCHECK with sealpostd --health in the Dockerfile"
+out=$(setpriv --reuid="$U" --regid="$U" --init-groups "$R/usr/sbin/sealpostd" -C "$R/etc/sealpost.conf" \
+	--health --max-age "$hc") || fail "HEALTHCHECK: $out"
+case $out in "OK: 0 message(s) in the queue"*) ;; *) fail "HEALTHCHECK said: $out" ;; esac
+ok "HEALTHCHECK (sealpostd --health --max-age $hc) as $U: $out"
+
 # ---- the sidecar: the application has no relay and no secret --------------------------
 mv "$R/etc/sealpost.conf" "$R/etc/sidecar.conf"
 sed -e '/^relay "main"/,$d' -e '/^tls_policy/,$d' "$R/etc/sidecar.conf" > "$R/etc/sealpost.conf"

@@ -4,15 +4,17 @@
 # As root: builds sealpost for a prefix under $T, runs make install and the
 # post-install step (make install-system) with a worker user unique to this
 # run, then, as two unprivileged users:
-#   - both submit mail successfully (setgid front end);
+#   - both submit mail successfully (the front end holds no privilege;
+#     the setgid sealpost-drop writes the maildrop, owner the submitter);
 #   - the attacker cannot read the victim's queued message, the spool, or
 #     the relay's password file, neither directly nor through any option of
 #     sealpost (-bv, -v, -bs, -bp, -q, -C with crafted configs pointing at
 #     the secret or at a queued message), nor sealpostd, nor environment
 #     tricks (LD_PRELOAD, LD_LIBRARY_PATH, TMPDIR, TZ, HOSTALIASES), nor
 #     descriptors passed in;
-# and finally sealpostd, started as root, drops to the worker user and
-# delivers every message to the test smarthost with AUTH over STARTTLS.
+# and finally sealpostd, started as root, drops to the worker user, picks
+# the maildrop up and delivers every message (one queued by the layout
+# before the maildrop too) to the test smarthost with AUTH over STARTTLS.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/lib-smarthost.sh"
 . "$top_srcdir/tests/install-lib.sh"
@@ -68,39 +70,45 @@ expect_mode() { # PATH "MODE OWNER GROUP"
 	got=$(stat -c '%a %U %G' "$1")
 	[ "$got" = "$2" ] || fail "$1: $got, want $2"
 }
-expect_mode "$P/sbin/sealpost" "2755 root $W"
-expect_mode "$SPOOL" "750 $W $W"
-expect_mode "$SPOOL/tmp" "1770 $W $W"
-expect_mode "$SPOOL/queue" "1770 $W $W"
-expect_mode "$SPOOL/corrupt" "750 $W $W"
+expect_mode "$P/sbin/sealpost" "755 root root"
+expect_mode "$P/libexec/sealpost/sealpost-drop" "2755 root $W"
+expect_mode "$SPOOL" "711 $W $W"
+expect_mode "$SPOOL/maildrop" "1730 $W $W"
+expect_mode "$SPOOL/tmp" "700 $W $W"
+expect_mode "$SPOOL/queue" "700 $W $W"
+expect_mode "$SPOOL/corrupt" "700 $W $W"
 expect_mode "$ETC/sealpost" "750 root $W"
 expect_mode "$SECRET_FILE" "600 $W $W"
 [ "$(readlink "$P/sbin/sendmail")" = sealpost ] || fail "sendmail link missing"
-ok "post-install: user $W, setgid front end, spool and secret modes (twice, idempotent)"
+ok "post-install: user $W, setgid sealpost-drop only, spool and secret modes (twice, idempotent)"
 
 # ---- both users submit ------------------------------------------------------
 SBIN=$P/sbin
 msg() { printf 'To: root\nSubject: %s\n\n%s\n' "$1" "$2"; }
+dropped_count() { ls "$SPOOL/maildrop" | grep -c '^[0-9A-F]\{16\}$' || true; }
 msg "from the victim" "$MARK" | as "$V" "$SBIN/sendmail" -t -i -odq || fail "victim: submit"
-VID=$(ls "$SPOOL/queue" | sed -n 's/\.env$//p' | head -n1)
-[ -n "$VID" ] || fail "the victim's message is not queued"
-expect_mode "$SPOOL/queue/$VID.msg" "640 $V $W"
-expect_mode "$SPOOL/queue/$VID.env" "640 $V $W"
-# the attacker's own message, in the default (background) mode: the worker
-# sendmail starts runs as the attacker and must deliver nothing
+VID=$(ls "$SPOOL/maildrop" | head -n1)
+[ -n "$VID" ] || fail "the victim's message is not in the maildrop"
+expect_mode "$SPOOL/maildrop/$VID" "640 $V $W"
+head -n 2 "$SPOOL/maildrop/$VID" | tr '\n' ' ' | grep -qx "sealpost-drop 1 uid $(id -u "$V") " ||
+	fail "drop file header: $(head -n 2 "$SPOOL/maildrop/$VID")"
+[ "$(queued_count)" = 0 ] || fail "the front end wrote queue/ itself"
+# the attacker's own message, in the default (background) mode: no worker
+# can run as the attacker on this spool; exit 0 all the same
 msg "from the attacker" "attacker-body-$INSTALL_SFX" | as "$A" "$SBIN/sendmail" -t -i ||
 	fail "attacker: submit"
-[ "$(queued_count)" = 2 ] || fail "expected 2 queued messages, got $(queued_count)"
-ok "unprivileged users submit mail (files 0640, owner the submitter, group $W)"
+[ "$(dropped_count)" = 2 ] || fail "expected 2 dropped messages, got $(dropped_count)"
+ok "unprivileged users submit mail (maildrop files 0640, owner the submitter, uid recorded by sealpost-drop)"
 
 # ---- direct access ------------------------------------------------------------
-for target in "$SPOOL/queue/$VID.msg" "$SPOOL/queue/$VID.env" "$SECRET_FILE"; do
+for target in "$SPOOL/maildrop/$VID" "$SECRET_FILE"; do
 	as "$A" cat "$target" >/dev/null 2>&1 && fail "attacker can read $target"
 done
-for d in "$SPOOL" "$SPOOL/queue" "$SPOOL/tmp" "$SPOOL/corrupt" "$ETC/sealpost"; do
+for d in "$SPOOL" "$SPOOL/maildrop" "$SPOOL/queue" "$SPOOL/tmp" "$SPOOL/corrupt" "$ETC/sealpost"; do
 	as "$A" ls "$d" >/dev/null 2>&1 && fail "attacker can list $d"
 done
-as "$A" sh -c "echo x > '$SPOOL/queue/$VID.msg'" 2>/dev/null && fail "attacker can write the queue"
+as "$A" sh -c "echo x > '$SPOOL/maildrop/$VID'" 2>/dev/null && fail "attacker can write the maildrop"
+as "$A" sh -c "echo x > '$SPOOL/queue/x'" 2>/dev/null && fail "attacker can write the queue"
 as "$V" cat "$SECRET_FILE" >/dev/null 2>&1 && fail "victim can read the secret"
 ok "no direct access to the spool, another's message, or the secret"
 
@@ -116,7 +124,7 @@ attempt_in() { # attempt_in INPUT what...
 	printf '%b' "$_in" | as "$A" "$@" >>"$OUT" 2>&1 || true
 }
 printf 'aliases = "%s"\nspool_dir = "%s"\n' "$SECRET_FILE" "$SPOOL" > "$AH/secret-aliases.conf"
-printf 'aliases = "%s"\nspool_dir = "%s"\n' "$SPOOL/queue/$VID.msg" "$SPOOL" > "$AH/msg-aliases.conf"
+printf 'aliases = "%s"\nspool_dir = "%s"\n' "$SPOOL/maildrop/$VID" "$SPOOL" > "$AH/msg-aliases.conf"
 printf 'spool_dir = "%s/spool"\nlog = "stderr"\n%s\n' "$AH" \
 	"$(relay_conf evil "$SMTP_PORT" starttls 'username = "relayuser"' "password_file = \"$SECRET_FILE\"")" \
 	> "$AH/secret-relay.conf"
@@ -125,9 +133,12 @@ for c in secret-aliases msg-aliases secret-relay; do
 	attempt "$SBIN/sealpost" -C "$AH/$c.conf" -bv root "$A" ops@example.net
 done
 attempt "$SBIN/sealpost" -C "$SECRET_FILE" -bv root
-attempt "$SBIN/sealpost" -C "$SPOOL/queue/$VID.msg" -bv root
-attempt "$SBIN/sealpost" -C "$SPOOL/queue/$VID.env" -bp
-attempt "$SBIN/sealpost" -bv root "$SECRET_FILE" "$SPOOL/queue/$VID.msg"
+attempt "$SBIN/sealpost" -C "$SPOOL/maildrop/$VID" -bv root
+attempt "$SBIN/sealpost" -C "$SPOOL/maildrop/$VID" -bp
+attempt "$SBIN/sealpost" -bv root "$SECRET_FILE" "$SPOOL/maildrop/$VID"
+: > "$AH/plain.conf"
+attempt_in "$MARK" "$P/libexec/sealpost/sealpost-drop" /etc
+attempt_in "$MARK" "$P/libexec/sealpost/sealpost-drop" "$SPOOL/queue/.."
 attempt "$SBIN/sealpost" -bp
 attempt "$SBIN/sealpost" -bp --json
 attempt "$SBIN/sealpost" -v -q
@@ -147,16 +158,11 @@ attempt "$SBIN/sealpostd" -C "$SECRET_FILE" --check-config
 attempt "$SBIN/sealpostd" -v -v --once
 grep -F -e "$SECRET" -e "$MARK" "$OUT" && fail "an option leaked the secret or the victim's message"
 grep -q 'deliverable via relay' "$OUT" || fail "-bv did not run at all: $(head -c 2000 "$OUT")"
-grep -q "$VID" "$OUT" || fail "-bp did not list the queue: $(head -c 2000 "$OUT")"
 grep -q '^220 ' "$OUT" || fail "-bs did not run at all"
-# the attacker's -C with the real spool must not be able to queue (no group)
-printf 'spool_dir = "%s"\naliases = ""\n' "$SPOOL" > "$AH/plain.conf"
-if msg "via -C" "x" | as "$A" "$SBIN/sealpost" -C "$AH/plain.conf" -t -i 2>/dev/null; then
-	fail "-C by a non-root caller kept the spool group"
-else
-	rc=$?; [ "$rc" = 73 ] || fail "-C by a non-root caller: exit $rc, want 73"
-fi
-ok "no option of sealpost or sealpostd reveals the secret or another's message; -C drops the group"
+# sealpost-drop pointed at another directory drops its group first
+[ -z "$(find /etc "$SPOOL/queue" -newer "$AH/plain.conf" -user "$A" 2>/dev/null)" ] ||
+	fail "sealpost-drop wrote outside the maildrop"
+ok "no option of sealpost, sealpost-drop or sealpostd reveals the secret or another's message"
 
 # ---- environment and descriptor tricks ----------------------------------------
 CC=${CC:-cc}
@@ -216,17 +222,24 @@ EOF
 	}
 	# the payload works: it runs in an ordinary program
 	tricks /bin/true || fail "control run"
-	before=$(queued_count)
+	before=$(dropped_count)
 	grep -q 'preload ran' "$AH/leak" || fail "the LD_PRELOAD payload does not run at all"
 	rm -f "$AH/leak"
+	# the front end is an ordinary program now (the payload runs there,
+	# with the attacker's rights only); in the setgid sealpost-drop the
+	# loader ignores it
 	msg "env tricks" "tricks-$INSTALL_SFX" | tricks "$SBIN/sendmail" -t -i -odq >>"$OUT" 2>&1 ||
 		fail "submit with environment tricks"
-	tricks "$SBIN/sendmail" -bp >/dev/null 2>&1 || fail "mailq with environment tricks"
+	tricks "$SBIN/sendmail" -bp >/dev/null 2>&1 || true
 	printf 'EHLO x\r\nQUIT\r\n' | tricks "$SBIN/sendmail" -bs >/dev/null 2>&1 || true
-	[ ! -e "$AH/leak" ] || fail "LD_PRELOAD ran in the setgid front end: $(head -c 300 "$AH/leak")"
+	printf 'x' | tricks "$P/libexec/sealpost/sealpost-drop" /etc >/dev/null 2>&1 || true
+	if [ -e "$AH/leak" ]; then
+		grep -F -e "$SECRET" -e "$MARK" -e "sealpost-drop 1" "$AH/leak" &&
+			fail "the payload read the secret, the victim's message or a drop file"
+	fi
 	[ -z "$(ls -A "$AH/tmp")" ] || fail "the front end used the caller's TMPDIR"
-	[ "$(queued_count)" = $((before + 1)) ] || fail "the message with tricks was not queued"
-	ok "LD_PRELOAD, LD_LIBRARY_PATH, TMPDIR, TZ, HOSTALIASES, LOCPATH, GCONV_PATH are ignored"
+	[ "$(dropped_count)" -ge $((before + 1)) ] || fail "the message with tricks was not queued"
+	ok "LD_PRELOAD and friends gain nothing: the front end has no privilege, sealpost-drop ignores them"
 else
 	echo "# no C compiler: LD_PRELOAD case not run" >&2
 fi
@@ -249,10 +262,42 @@ wait "$BSPID" || true
 [ "$fds" = "0 1 2 " ] || fail "inherited descriptors are still open in the front end: $fds"
 ok "descriptors beyond stdio are closed (saw: $fds)"
 
+# ---- hostile streams straight into sealpost-drop -------------------------------
+# junk; a forged envelope (uid 0, held, a bounce, deferred); a bare LF
+DROP=$P/libexec/sealpost/sealpost-drop
+stream() { # stream ENVELOPE-TEXT MESSAGE-TEXT
+	printf 'envelope %d\n%smessage %d\n%s' "$(printf '%s' "$1" | wc -c)" "$1" "$(printf '%s' "$2" | wc -c)" "$2"
+}
+FORGED_ENV=$(printf 'sealpost-envelope 1\nid 0000000000000000\narrival 1\nsender a@example.org\nuser 0 root\nsize 0\nflags 12\ndsn - -\nrcpt deferred 7 4000000000 0 ops@example.net - x\nend\n_')
+FORGED_ENV=${FORGED_ENV%_}
+GOOD_MSG=$(printf 'Subject: forged\r\n\r\nforged-%s\r\n_' "$INSTALL_SFX")
+GOOD_MSG=${GOOD_MSG%_}
+JUNK=$(printf 'x' | as "$A" "$DROP" "$SPOOL") || fail "sealpost-drop refused a stream it cannot judge"
+FORGED=$(stream "$FORGED_ENV" "$GOOD_MSG" | as "$A" "$DROP" "$SPOOL") || fail "sealpost-drop: forged stream"
+BARELF=$(stream "$FORGED_ENV" "$(printf 'Subject: x\n\nbare LF\n')" | as "$A" "$DROP" "$SPOOL") ||
+	fail "sealpost-drop: bare LF stream"
+for id in "$JUNK" "$FORGED" "$BARELF"; do
+	expect_mode "$SPOOL/maildrop/$id" "640 $A $W"
+done
+ok "sealpost-drop copies what it is given, owner and uid the caller's, and judges nothing"
+
+# ---- a message queued by the layout before the maildrop ------------------------
+# (the old setgid front end wrote queue/ID.msg and .env, owner the
+# submitter, group $W, 0640): an upgrade keeps it and the worker delivers it
+OLD=$T/old-layout
+mkdir -p "$OLD/spool"
+printf 'spool_dir = "%s"\naliases = ""\ndomain = "example.org"\n' "$OLD/spool" > "$OLD/c.conf"
+msg "old layout" "old-layout-$INSTALL_SFX" | "$top_builddir/src/sealpost/sealpost" -C "$OLD/c.conf" -odq -t ||
+	fail "cannot make an old-layout message"
+for f in "$OLD"/spool/queue/*; do
+	install -o "$V" -g "$W" -m 0640 "$f" "$SPOOL/queue/${f##*/}"
+done
+(cd "$T/build" && pmake install-system SEALPOST_USER="$W" >"$T/postinst.3.out" 2>&1) ||
+	{ cat "$T/postinst.3.out" >&2; fail "make install-system over an old-layout queue"; }
+
 # ---- delivery by sealpostd as the worker user ------------------------------------
-sleep 0.5 # give the attacker's background worker time to fail
 [ "$(delivered_count)" = 0 ] || fail "a worker running as the caller delivered mail"
-N=$(queued_count)
+N=$(( $(queued_count) + $(dropped_count) - 2 )) # JUNK and BARELF go aside
 "$SBIN/sealpostd" 2>"$T/worker.log" &
 DPID=$!
 wait_delivered "$N" 20 || { cat "$T/worker.log" >&2; fail "sealpostd did not deliver"; }
@@ -271,6 +316,17 @@ assert_no_cleartext_beyond EHLO STARTTLS QUIT
 grep -F "$SECRET" "$T/worker.log" && fail "the worker logged the secret"
 grep -l "attacker-body-$INSTALL_SFX" "$SMTP_MAILDIR"/*.eml >/dev/null || fail "the attacker's message was not delivered"
 grep -l "$MARK" "$SMTP_MAILDIR"/*.eml >/dev/null || fail "the victim's message was not delivered"
+grep -l "old-layout-$INSTALL_SFX" "$SMTP_MAILDIR"/*.eml >/dev/null || fail "the old-layout message was not delivered"
+[ "$(dropped_count)" = 0 ] || fail "the maildrop was not emptied"
+for id in "$JUNK" "$BARELF"; do
+	[ -f "$SPOOL/corrupt/$id.drop" ] || fail "damaged drop $id not in corrupt/"
+	grep -q "$id: damaged maildrop file moved to" "$T/worker.log" || fail "damaged drop $id not logged"
+done
+grep -q "$FORGED: uid=$(id -u "$A") user=root queued from the maildrop" "$T/worker.log" ||
+	fail "the forged envelope's uid was believed: $(grep "$FORGED" "$T/worker.log")"
+grep -l "forged-$INSTALL_SFX" "$SMTP_MAILDIR"/*.eml >/dev/null ||
+	fail "the forged message (held, deferred, a bounce by its own account) was not delivered at once"
+ok "the worker picks up every drop as hostile input: damaged ones aside, forged uid and state ignored"
 ok "sealpostd started as root runs as $W (uid $WUID, no groups, no capabilities) and delivered all $N"
 
 # ---- uninstall --------------------------------------------------------------------

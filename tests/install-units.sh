@@ -12,7 +12,8 @@ for f in sealpostd.service sealpostd-once.service sealpostd-once.timer sealpostd
 	grep -n '@[a-z]*@' "$E/$f" && fail "$f: unsubstituted variable"
 done
 spool=$(sed -n 's/^ReadWritePaths=//p' "$E/sealpostd.service")
-[ -n "$spool" ] && grep -q "^d $spool/queue *1770 " "$E/sealpost.tmpfiles" || fail "spool paths disagree"
+[ -n "$spool" ] && grep -q "^d $spool/queue *0700 " "$E/sealpost.tmpfiles" || fail "spool paths disagree"
+grep -q "^d $spool/maildrop *1730 " "$E/sealpost.tmpfiles" || fail "tmpfiles: no maildrop 1730"
 for u in sealpostd.service sealpostd-once.service; do
 	for want in 'NoNewPrivileges=yes' 'CapabilityBoundingSet=' 'ProtectSystem=strict' 'ProtectHome=yes' \
 		'PrivateTmp=yes' 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
@@ -21,7 +22,8 @@ for u in sealpostd.service sealpostd-once.service; do
 	done
 done
 grep -q '^u sealpost ' "$E/sealpost.sysusers" || fail "sysusers: no sealpost user"
-grep -q '^z .*/sealpost 2755 root sealpost' "$E/sealpost.tmpfiles" || fail "tmpfiles: no setgid front end"
+grep -q '^z .*/sealpost-drop 2755 root sealpost' "$E/sealpost.tmpfiles" || fail "tmpfiles: no setgid sealpost-drop"
+grep -q '^z .*/sbin/sealpost 0755 root root' "$E/sealpost.tmpfiles" || fail "tmpfiles: the front end keeps a setgid bit"
 ok "units and snippets: paths substituted, sandbox present"
 
 command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"

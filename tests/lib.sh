@@ -15,6 +15,15 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/sealpost-test.XXXXXX")
 SPOOL="$T/spool"
 CONF="$T/sealpost.conf"
 mkdir -p "$SPOOL"
+# as root, sealpostd needs --allow-root to stay root (tests run it on
+# spools root owns); the install tests run the installed one instead
+SEALPOSTD_BIN=$SEALPOSTD ALLOW_ROOT=
+if [ "$(id -u)" = 0 ]; then
+	ALLOW_ROOT=--allow-root
+	printf '#!/bin/sh\nexec "%s" --allow-root "$@"\n' "$SEALPOSTD" > "$T/sealpostd-as-root"
+	chmod 0755 "$T/sealpostd-as-root"
+	SEALPOSTD=$T/sealpostd-as-root
+fi
 _lib_cleanup_hooks=""
 _lib_cleanup() {
 	for h in $_lib_cleanup_hooks; do "$h" || true; done

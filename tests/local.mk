@@ -8,3 +8,4 @@ include $(srcdir)/tests/smarthost.mk
 include $(srcdir)/tests/bsmailq.mk
 include $(srcdir)/tests/install.mk
 include $(srcdir)/tests/stress.mk
+include $(srcdir)/tests/ops.mk

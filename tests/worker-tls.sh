@@ -384,7 +384,8 @@ client_certificate() {
 secrets_read_before_drop() {
 	# issue 11: sealpostd started as root reads the trust store and the
 	# client key (root's, mode 0600) before it becomes the sealpost user:
-	# a private mount namespace gives this machine such a user
+	# a private mount namespace gives this machine such a user (the real
+	# binary, not lib.sh's --allow-root wrapper: the drop is the point)
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	command -v unshare >/dev/null 2>&1 || skip "unshare (util-linux) is missing"
 	wcase secrets-before-drop
@@ -400,7 +401,7 @@ secrets_read_before_drop() {
 	chmod o+x "$T_ROOT" "$CASE"
 	if unshare --mount --propagation private sh -c \
 		'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && exec "$3" -C "$4" --once' sh \
-		"$CASE/passwd" "$CASE/group" "$SEALPOSTD" "$CONF" 2>>"$WLOG"; then WSTATUS=0; else WSTATUS=$?; fi
+		"$CASE/passwd" "$CASE/group" "$SEALPOSTD_BIN" "$CONF" 2>>"$WLOG"; then WSTATUS=0; else WSTATUS=$?; fi
 	grep -q '^mount:\|^unshare:' "$WLOG" && skip "no private /etc/passwd here: $(cat "$WLOG")"
 	[ "$WSTATUS" = 0 ] || fail "exit $WSTATUS; log: $(cat "$WLOG")"
 	expect_state bob@example.net gone

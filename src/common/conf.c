@@ -58,6 +58,7 @@ static const struct rule rules[] = {
 	{ NULL, "max_message_size", I_SIZE, 0, 0 },
 	{ NULL, "sender_rewrite", V_ADDRESS_OPT, 0, 0 },
 	{ NULL, "bounce_sender", V_ADDRESS_OPT, 0, 0 },
+	{ NULL, "metrics_file", V_ABSPATH_OPT, 0, 0 },
 	{ "alias", "to", V_RECIPIENT, 0, 0 },
 	{ "relay", "host", V_HOST, 0, 0 },
 	{ "relay", "port", I_PORT, 1, 65535 },
@@ -549,6 +550,7 @@ static void take_config(struct sp_config *c, cfg_t *root)
 		c->max_message_size = (uint64_t)cfg_getint(root, "max_message_size");
 	take_str(root, "sender_rewrite", &c->sender_rewrite);
 	take_str(root, "bounce_sender", &c->bounce_sender);
+	take_str(root, "metrics_file", &c->metrics_file);
 	take_queue(c, root);
 
 	size_t n = cfg_size(root, "alias");
@@ -592,6 +594,7 @@ static void parse_into(struct sp_config *c, struct buf *text)
 	cfg_opt_t opts[] = {
 		STR("hostname"), STR("log"), STR("log_format"), STR("domain"), STR("spool_dir"),
 		STR("aliases"), NUM("max_message_size"), STR("sender_rewrite"), STR("bounce_sender"),
+		STR("metrics_file"),
 		CFG_SEC("alias", alias_opts, CFGF_MULTI | CFGF_TITLE),
 		CFG_SEC("relay", relay_opts, CFGF_MULTI | CFGF_TITLE),
 		CFG_SEC("tls_policy", policy_opts, CFGF_MULTI | CFGF_TITLE),
@@ -701,6 +704,7 @@ void conf_free(struct sp_config *c)
 	free(c->aliases_file);
 	free(c->sender_rewrite);
 	free(c->bounce_sender);
+	free(c->metrics_file);
 	free(c);
 }
 

@@ -67,6 +67,7 @@ struct sp_config {
 	uint64_t max_message_size;
 	char *sender_rewrite;   /* NULL: off */
 	char *bounce_sender;    /* DSN sender where a relay refuses <>; NULL: MAILER-DAEMON@domain */
+	char *metrics_file;     /* Prometheus text file (sealpostd metrics.c); NULL: off */
 	struct sp_alias *aliases;
 	size_t naliases;
 	struct sp_relay *relays;

@@ -195,6 +195,7 @@ void conf_dump(const struct sp_config *cfg, FILE *out)
 		put_str(out, "", "bounce_sender", cfg->bounce_sender, "");
 	else
 		fprintf(out, "%-16s = \"MAILER-DAEMON@%s\"\n", "bounce_sender", cfg->domain ? cfg->domain : "");
+	put_str(out, "", "metrics_file", cfg->metrics_file, "off");
 
 	fputs("\nqueue {\n", out);
 	put_duration(out, "retry_min", cfg->queue.retry_min);

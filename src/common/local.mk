@@ -10,6 +10,8 @@ src_common_libcommon_a_SOURCES = \
 	src/common/spool.c src/common/spool.h \
 	src/common/envelope.c \
 	src/common/base64.c src/common/base64.h \
-	src/common/address.c src/common/address.h
+	src/common/address.c src/common/address.h \
+	src/common/queue_control.c src/common/queue_control.h \
+	src/common/dropfmt.h src/common/control_proto.h
 src_common_libcommon_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 COMMON_LIBS = src/common/libcommon.a $(CONFUSE_LIBS)

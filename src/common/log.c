@@ -68,12 +68,35 @@ static const char *level_name(int pri)
 	}
 }
 
-/* Escape control bytes (and, for JSON, quotes and backslashes). */
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one
+ * (overlong forms and surrogates included). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* Escape control bytes (and, for JSON, quotes and backslashes; a byte
+ * that is not UTF-8 becomes U+FFFD so that every line is valid JSON). */
 static void add_escaped(struct buf *b, const char *s, bool json)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (json && (c == '"' || c == '\\')) {
+		if (json && c >= 0x80) {
+			size_t n = utf8_len((const unsigned char *)s);
+			if (n == 0) {
+				buf_adds(b, "\\ufffd");
+			} else {
+				buf_add(b, s, n);
+				s += n - 1;
+			}
+		} else if (json && (c == '"' || c == '\\')) {
 			buf_addc(b, '\\');
 			buf_addc(b, (char)c);
 		} else if (c < 0x20 || c == 0x7f) {
@@ -90,13 +113,31 @@ static void emit(int fd, const char *line, size_t len)
 	(void)write_all(fd, line, len);
 }
 
-void log_msg(int priority, const char *fmt, ...)
+static void add_fields(struct buf *b, const struct log_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(b, ",\"%s\":", f[i].key);
+		switch (f[i].kind) {
+		case LF_STR:
+			if (!f[i].str) {
+				buf_adds(b, "null");
+				break;
+			}
+			buf_addc(b, '"');
+			add_escaped(b, f[i].str, true);
+			buf_addc(b, '"');
+			break;
+		case LF_INT: buf_printf(b, "%lld", f[i].num); break;
+		case LF_BOOL: buf_adds(b, f[i].num ? "true" : "false"); break;
+		case LF_REAL: buf_printf(b, "%.3f", f[i].real); break;
+		}
+	}
+}
+
+static void vlog(int priority, const struct log_field *fields, size_t nfields, const char *fmt, va_list ap)
 {
 	char raw[4096];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
 
 	struct buf text;
 	buf_init(&text);
@@ -113,7 +154,9 @@ void log_msg(int priority, const char *fmt, ...)
 		buf_printf(&line, "{\"time\":\"%s\",\"program\":\"%s\",\"pid\":%ld,\"level\":\"%s\",\"message\":\"",
 			   ts, ident_buf, (long)getpid(), level_name(priority));
 		add_escaped(&line, raw, true);
-		buf_adds(&line, "\"}\n");
+		buf_addc(&line, '"');
+		add_fields(&line, fields, nfields);
+		buf_adds(&line, "}\n");
 	} else {
 		buf_printf(&line, "%s[%ld]: %s\n", ident_buf, (long)getpid(), text.data);
 	}
@@ -123,6 +166,22 @@ void log_msg(int priority, const char *fmt, ...)
 		emit(2, line.data, line.len);
 	buf_free(&line);
 	buf_free(&text);
+}
+
+void log_msg(int priority, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(priority, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_event(int priority, const struct log_field *fields, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(priority, fields, n, fmt, ap);
+	va_end(ap);
 }
 
 void log_close(void)

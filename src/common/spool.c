@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -29,7 +30,7 @@
 
 #define ENVELOPE_MAX_BYTES (32u * 1024 * 1024)
 
-static const char *const subdirs[] = { "tmp", "queue", "corrupt" };
+static const char *const subdirs[] = { "tmp", "queue", "corrupt", "maildrop" };
 
 bool spool_id_valid(const char *id)
 {
@@ -43,7 +44,7 @@ bool spool_id_valid(const char *id)
 }
 
 /* Time-ordered (so a sorted listing is oldest first), then random. */
-static void new_id(char id[SPOOL_ID_LEN + 1])
+void spool_new_id(char id[SPOOL_ID_LEN + 1])
 {
 	struct timeval tv;
 	uint16_t rnd = 0;
@@ -75,6 +76,32 @@ int spool_ensure_dirs(const char *spool_dir, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- writer */
 
+static int writer_create(struct spool_writer *w, const char *spool_dir, const char *id)
+{
+	char *p = path_of(spool_dir, "tmp", id, ".msg");
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		free(p);
+		return -1;
+	}
+	memcpy(w->id, id, sizeof(w->id));
+	w->dir = xstrdup(spool_dir);
+	w->fd = fd;
+	w->tmp_path = p;
+	return 0;
+}
+
+int spool_writer_open_id(struct spool_writer *w, const char *spool_dir, const char *id, char *err, size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	if (!spool_id_valid(id) || writer_create(w, spool_dir, id) < 0) {
+		set_err(err, errlen, "cannot create %s/tmp/%s.msg: %s", spool_dir, id, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int spool_writer_open(struct spool_writer *w, const char *spool_dir, char *err, size_t errlen)
 {
 	memset(w, 0, sizeof(*w));
@@ -86,19 +113,12 @@ int spool_writer_open(struct spool_writer *w, const char *spool_dir, char *err, 
 	if (!have && spool_ensure_dirs(spool_dir, err, errlen) < 0)
 		return -1;
 	for (int tries = 0; tries < 16; tries++) {
-		new_id(w->id);
-		char *p = path_of(spool_dir, "tmp", w->id, ".msg");
-		int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-		if (fd >= 0) {
-			w->dir = xstrdup(spool_dir);
-			w->fd = fd;
-			w->tmp_path = p;
+		char id[SPOOL_ID_LEN + 1];
+		spool_new_id(id);
+		if (writer_create(w, spool_dir, id) == 0)
 			return 0;
-		}
-		int e = errno;
-		free(p);
-		if (e != EEXIST) {
-			set_err(err, errlen, "cannot create a file in %s/tmp: %s", spool_dir, strerror(e));
+		if (errno != EEXIST) {
+			set_err(err, errlen, "cannot create a file in %s/tmp: %s", spool_dir, strerror(errno));
 			return -1;
 		}
 	}
@@ -106,8 +126,40 @@ int spool_writer_open(struct spool_writer *w, const char *spool_dir, char *err, 
 	return -1;
 }
 
+/* A nameless file for the front end's copy of the message: on disk in
+ * /var/tmp (O_TMPFILE, the caller's own, gone when closed), so a large
+ * message costs disk, not memory; a memfd where O_TMPFILE cannot be had. */
+static int anon_buffer_fd(void)
+{
+	int fd = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	return memfd_create("sealpost-message", MFD_CLOEXEC);
+}
+
+int spool_writer_open_anon(struct spool_writer *w, char *err, size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = anon_buffer_fd();
+	if (w->fd < 0) {
+		set_err(err, errlen, "cannot create a message buffer: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int spool_writer_restart(struct spool_writer *w, int *old_fd, char *err, size_t errlen)
 {
+	if (!w->tmp_path) { /* an anonymous buffer: the old one stays readable */
+		int nfd = anon_buffer_fd();
+		if (nfd < 0) {
+			set_err(err, errlen, "cannot create a message buffer: %s", strerror(errno));
+			return -1;
+		}
+		*old_fd = w->fd;
+		w->fd = nfd;
+		return nfd;
+	}
 	/* Keep the old file open for reading; give its name to the new one. */
 	int rfd = open(w->tmp_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (rfd < 0) {

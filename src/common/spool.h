@@ -10,6 +10,8 @@
  *                replaced atomically (write tmp, fsync, rename) on change;
  *                its presence is what makes a message queued
  *   corrupt/     damaged entries moved aside
+ *   maildrop/    (system install) finished submissions from sealpost-drop,
+ *                picked up by the worker into queue/ (sealpostd/pickup.c)
  *
  * Intake: msg and env are written to tmp/, fsynced, renamed into queue/
  * (msg first, env last), then queue/ is fsynced: a crash leaves either no
@@ -87,6 +89,15 @@ struct spool_writer {
 };
 /* Create tmp/ID.msg. Returns 0, or -1 with a message (caller exits 73). */
 int spool_writer_open(struct spool_writer *w, const char *spool_dir, char *err, size_t errlen);
+/* The same with a given id (the worker's pickup keeps the drop's id). */
+int spool_writer_open_id(struct spool_writer *w, const char *spool_dir, const char *id, char *err, size_t errlen);
+/* An anonymous buffer (an O_TMPFILE in /var/tmp, else a memfd) instead of
+ * a spool file: the front end of a
+ * system install, which hands the finished message to sealpost-drop.
+ * Commit does not apply; restart and abort do. */
+int spool_writer_open_anon(struct spool_writer *w, char *err, size_t errlen);
+/* A new time-ordered queue id. */
+void spool_new_id(char id[SPOOL_ID_LEN + 1]);
 /* Replace the message file with a fresh empty one (intake re-encoding);
  * returns the new fd, the old one stays open for reading until closed by
  * the caller. -1 on error. */

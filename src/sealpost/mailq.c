@@ -34,6 +34,7 @@
 #include "config.h"
 
 #include "mailq.h"
+#include "mailq_jsonl.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -436,12 +437,24 @@ static void format_json(struct listing *l, const struct envelope *env)
 
 /* Load every readable envelope in one pass; damaged ones are noted and
  * skipped. *order gets the listing order. Returns 0 or a sysexits code. */
-static int load_queue(const char *spool_dir, struct env_list *l, struct order_key **order, char *err,
-		      size_t errlen)
+static int load_queue(const char *spool_dir, mailq_fetch_fn fetch, size_t *hidden, struct env_list *l,
+		      struct order_key **order, char *err, size_t errlen)
 {
 	*order = NULL;
+	*hidden = 0;
+	if (fetch) {
+		int rc = fetch(spool_dir, collect_env, l, hidden, err, errlen);
+		if (rc != 0) {
+			for (size_t i = 0; i < l->n; i++)
+				envelope_free(&l->envs[i]);
+			free(l->envs);
+			l->envs = NULL;
+			l->n = 0;
+			return rc;
+		}
+	}
 	errno = 0;
-	if (spool_scan_envelopes(spool_dir, collect_env, l) != 0) {
+	if (!fetch && spool_scan_envelopes(spool_dir, collect_env, l) != 0) {
 		int e = errno;
 		for (size_t i = 0; i < l->n; i++)
 			envelope_free(&l->envs[i]);
@@ -463,11 +476,19 @@ static int load_queue(const char *spool_dir, struct env_list *l, struct order_ke
 	return 0;
 }
 
-int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, size_t errlen)
+int mailq_print(const struct sp_config *cfg, enum mailq_format format, FILE *out, char *err, size_t errlen)
 {
+	return mailq_print_from(cfg, NULL, format, out, err, errlen);
+}
+
+int mailq_print_from(const struct sp_config *cfg, mailq_fetch_fn fetch, enum mailq_format format, FILE *out, char *err,
+		     size_t errlen)
+{
+	bool json = format == MAILQ_JSON, lines = format == MAILQ_JSON_LINES;
 	struct env_list envs = { 0 };
 	struct order_key *order;
-	int rc = load_queue(cfg->spool_dir, &envs, &order, err, errlen);
+	size_t hidden;
+	int rc = load_queue(cfg->spool_dir, fetch, &hidden, &envs, &order, err, errlen);
 	if (rc != 0)
 		return rc;
 	size_t n = envs.n;
@@ -480,16 +501,22 @@ int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, si
 	struct listing l = { .arrival = times, .next = times };
 	buf_init(&l.out);
 	uint64_t total = 0;
-	if (json)
+	if (lines)
+		; /* nothing but the messages: an empty queue prints nothing */
+	else if (json)
 		buf_adds(&l.out, n ? "[\n" : "[]\n");
-	else if (n == 0)
+	else if (n == 0 && hidden == 0)
 		buf_adds(&l.out, "Mail queue is empty\n");
+	else if (n == 0)
+		buf_printf(&l.out, "None of your messages is queued (%zu of other users are not shown).\n", hidden);
 	else
 		buf_printf(&l.out, "%-17s %-8s %-20s %s\n", "-Queue ID--------", "--Size--",
 			   "----Arrival Time----", "-Sender/Recipient-------");
 	for (size_t i = 0; i < n; i++) {
 		struct envelope *env = &envs.envs[order[i].index];
-		if (json) {
+		if (lines) {
+			mailq_format_postqueue(&l.out, env);
+		} else if (json) {
 			format_json(&l, env);
 			buf_adds(&l.out, i + 1 < n ? ",\n" : "\n]\n");
 		} else {
@@ -504,9 +531,11 @@ int mailq_print(const struct sp_config *cfg, bool json, FILE *out, char *err, si
 	}
 	free(order);
 	free(envs.envs);
-	if (!json && n > 0)
+	if (format == MAILQ_TEXT && n > 0)
 		buf_printf(&l.out, "-- %llu Kbytes in %zu Request%s.\n",
 			   (unsigned long long)((total + 1023) / 1024), n, n == 1 ? "" : "s");
+	if (format == MAILQ_TEXT && n > 0 && hidden > 0)
+		buf_printf(&l.out, "-- %zu more of other users are not shown.\n", hidden);
 	if (l.out.len)
 		fwrite(l.out.data, 1, l.out.len, out);
 	buf_free(&l.out);

@@ -1,15 +1,17 @@
 /*
  * main.c - the sealpost front end (sendmail, mailq, newaliases). Runs as
- * the caller, setgid sealpost when installed: priv.c keeps the group
- * lowered except around spool writes, and drops it for good before a
- * non-root caller's -C file is read. Reads the config, dispatches on the
- * mode; the message path is options -> submit -> intake -> spool.
+ * the caller with no privilege at all (priv.c drops any group an old
+ * setgid install left); in a system install the final write goes through
+ * the setgid sealpost-drop. Reads the config, dispatches on the mode; the
+ * message path is options -> submit -> intake -> spool or maildrop.
  */
 #include "config.h"
 
 #include "aliases.h"
 #include "bs.h"
 #include "conf.h"
+#include "control_client.h"
+#include "drop_client.h"
 #include "log.h"
 #include "mailq.h"
 #include "options.h"
@@ -96,9 +98,7 @@ static int read_stdin_into(struct submission *s, bool ignore_dots, char *err, si
  */
 static int lock_file(const char *path)
 {
-	priv_raise();
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	priv_lower();
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
 		fd = -1;
@@ -112,10 +112,8 @@ static int relock_queued(const struct sp_config *cfg, const char *id, int fd)
 {
 	char *p = xasprintf("%s/queue/%s.msg", cfg->spool_dir, id);
 	struct stat held, named;
-	priv_raise();
 	bool same = fd >= 0 && fstat(fd, &held) == 0 && stat(p, &named) == 0 && held.st_dev == named.st_dev &&
 		    held.st_ino == named.st_ino;
-	priv_lower();
 	if (!same) {
 		if (fd >= 0)
 			close(fd);
@@ -145,7 +143,10 @@ static int deliver_mode(const struct options *o, const struct submit_ctx *ctx)
 	if (r == 0)
 		r = read_stdin_into(&s, o->ignore_dots, err, sizeof(err));
 	int lock_fd = -1;
-	if (r == 0 && o->delivery == DELIVER_INTERACTIVE && s.writer.tmp_path)
+	/* (in a system install the message goes to the maildrop: the worker
+	 * picks it up, and nobody can lock it before) */
+	bool direct = s.direct;
+	if (r == 0 && o->delivery == DELIVER_INTERACTIVE && direct && s.writer.tmp_path)
 		lock_fd = lock_file(s.writer.tmp_path);
 	char id[SPOOL_ID_LEN + 1];
 	if (r == 0)
@@ -156,9 +157,8 @@ static int deliver_mode(const struct options *o, const struct submit_ctx *ctx)
 		die(r, err);
 	log_msg(LOG_INFO, "%s: uid=%lu user=%s queued", id, (unsigned long)ctx->uid, ctx->user);
 
-	if (o->delivery == DELIVER_INTERACTIVE)
+	if (o->delivery == DELIVER_INTERACTIVE && direct)
 		lock_fd = relock_queued(ctx->cfg, id, lock_fd);
-	priv_drop(); /* nothing below needs the spool group */
 	r = worker_kick(ctx->cfg, o, id, lock_fd);
 	if (lock_fd >= 0)
 		close(lock_fd);
@@ -212,18 +212,63 @@ static int verify_mode(const struct options *o, const struct submit_ctx *ctx)
 	return status;
 }
 
+/* Root and the spool's owner act on the spool themselves; everybody else
+ * asks sealpostd (control_client.c), which does the locking. */
+static bool acts_directly(const struct sp_config *cfg)
+{
+	return getuid() == 0 || spool_is_callers(cfg->spool_dir);
+}
+
+/* The same request for each id through sealpostd (an id NULL: the verb
+ * alone). */
+static int control_each(const struct sp_config *cfg, const char *verb, const char *const *ids, size_t n)
+{
+	int status = 0;
+	for (size_t i = 0; i < n; i++) {
+		char err[512] = "", req[64];
+		int r;
+		if (!ids[i]) {
+			r = control_request(cfg->spool_dir, verb, stdout, err, sizeof(err));
+		} else if (!spool_id_valid(ids[i])) {
+			snprintf(err, sizeof(err), "%.40s: not a queue id", ids[i]);
+			r = EX_USAGE;
+		} else {
+			snprintf(req, sizeof(req), "%s %s", verb, ids[i]);
+			r = control_request(cfg->spool_dir, req, stdout, err, sizeof(err));
+		}
+		if (r) {
+			fprintf(stderr, "%s: %s\n", prog, err);
+			if (!status)
+				status = r;
+			if (r == EX_TEMPFAIL && strncmp(err, "the mail system is down", 23) == 0)
+				break;
+		}
+	}
+	fflush(stdout);
+	return status;
+}
+
+static const char *const action_verbs[] = {
+	[QUEUE_HOLD] = "hold", [QUEUE_RELEASE] = "release", [QUEUE_DELETE] = "delete", [QUEUE_FLUSH] = "flush",
+};
+
 /* --hold, --release, --delete: each id under its lock; released messages
  * are handed to the worker like new mail. */
 static int queue_control_mode(const struct sp_config *cfg, const struct options *o)
 {
+	if (!acts_directly(cfg))
+		return control_each(cfg, action_verbs[o->queue_action], (const char *const *)o->recipients,
+				    o->nrecipients);
 	int status = 0;
+	uid_t caller = getuid();
+	char perr[512];
+	if (priv_become_spool_owner(cfg->spool_dir, perr, sizeof(perr)) < 0)
+		die(EX_NOPERM, perr);
 	bool *released = xcalloc(o->nrecipients, sizeof(*released));
 	for (size_t i = 0; i < o->nrecipients; i++) {
 		char err[512] = "";
-		priv_raise();
-		int r = queue_control_one(cfg->spool_dir, o->queue_action, o->recipients[i], getuid(), stdout, err,
+		int r = queue_control_one(cfg->spool_dir, o->queue_action, o->recipients[i], caller, stdout, err,
 					  sizeof(err));
-		priv_lower();
 		if (r) {
 			fprintf(stderr, "%s: %s\n", prog, err);
 			if (!status)
@@ -233,7 +278,6 @@ static int queue_control_mode(const struct sp_config *cfg, const struct options 
 		}
 	}
 	fflush(stdout);
-	priv_drop();
 	for (size_t i = 0; i < o->nrecipients; i++)
 		if (released[i])
 			worker_kick(cfg, o, o->recipients[i], -1);
@@ -267,10 +311,6 @@ int main(int argc, char **argv)
 	if (o.mode == MODE_ALIASES)
 		return 0; /* nothing to rebuild: the alias file is read as text */
 
-	/* A caller's own config must not be read with our group. */
-	if (o.config && getuid() != 0)
-		priv_drop();
-
 	struct sp_config *cfg = NULL;
 	const char *path = o.config ? o.config : conf_default_path();
 	if (conf_load(path, o.config == NULL, &cfg, err, sizeof(err)) < 0) {
@@ -287,8 +327,14 @@ int main(int argc, char **argv)
 	else
 		log_open("sealpost", "none", false);
 
+	if (o.mode == MODE_QUEUE_RUN && !acts_directly(cfg)) {
+		/* -q, -qI<id> of an ordinary user: sealpostd retries now */
+		const char *ids[1] = { o.queue_id };
+		int r = control_each(cfg, "flush", ids, 1);
+		conf_free(cfg);
+		return r;
+	}
 	if (o.mode == MODE_QUEUE_RUN) {
-		priv_drop();
 		return worker_run_queue(cfg, &o);
 	}
 	if (o.mode == MODE_QUEUE_CONTROL) {
@@ -298,10 +344,14 @@ int main(int argc, char **argv)
 		return r;
 	}
 	if (o.mode == MODE_LIST) {
-		/* like Postfix, anyone may list the queue (ids, sizes, addresses) */
-		priv_raise();
-		int r = mailq_print(cfg, o.json, stdout, err, sizeof(err));
-		priv_lower();
+		int r;
+		enum mailq_format fmt = o.json_lines ? MAILQ_JSON_LINES : o.json ? MAILQ_JSON : MAILQ_TEXT;
+		if (acts_directly(cfg))
+			r = priv_become_spool_owner(cfg->spool_dir, err, sizeof(err)) < 0
+				    ? EX_NOPERM
+				    : mailq_print(cfg, fmt, stdout, err, sizeof(err));
+		else /* an ordinary user of a system install: through sealpostd */
+			r = mailq_print_from(cfg, control_list, fmt, stdout, err, sizeof(err));
 		if (r)
 			fprintf(stderr, "%s: %s\n", prog, err);
 		conf_free(cfg);
@@ -323,7 +373,6 @@ int main(int argc, char **argv)
 	int r;
 	if (o.mode == MODE_SMTP) {
 		r = bs_session(&ctx, 0, 1);
-		priv_drop();
 		worker_kick(cfg, &o, NULL, -1); /* whatever the session queued */
 	}
 	else if (o.mode == MODE_VERIFY)

@@ -227,6 +227,8 @@ int options_parse(int argc, char **argv, const char *prog, struct options *o, ch
 		if (a[1] == '-') {
 			if (strcmp(a, "--json") == 0)
 				o->json = true;
+			else if (strcmp(a, "--json-lines") == 0)
+				o->json_lines = true;
 			else if (strcmp(a, "--hold") == 0)
 				set_queue_action(o, QUEUE_HOLD);
 			else if (strcmp(a, "--release") == 0)
@@ -252,6 +254,10 @@ int options_parse(int argc, char **argv, const char *prog, struct options *o, ch
 		set_err(err, errlen, "--json goes with -bp (mailq)");
 		return -1;
 	}
+	if (o->json_lines && (o->mode != MODE_LIST || o->json)) {
+		set_err(err, errlen, "--json-lines goes with -bp (mailq), without --json");
+		return -1;
+	}
 	if (o->mode == MODE_QUEUE_CONTROL) {
 		if (o->nrecipients == 0) {
 			set_err(err, errlen, "--hold, --release and --delete need queue ids");
@@ -272,7 +278,8 @@ void options_usage(const char *prog)
 	fprintf(stderr,
 		"usage: %s [-t] [-i|-oi] [-f sender] [-F name] [-N dsn] [-R ret] [-V envid]\n"
 		"          [-od{b,i,q}] [-C config] [--] [recipient ...] < message\n"
-		"       %s -bp [--json]   list the queue (mailq)\n"
+		"       %s -bp [--json|--json-lines]\n"
+		"                         list the queue (mailq); --json-lines: postqueue -j form\n"
 		"       %s -bs            SMTP dialogue on stdin/stdout\n"
 		"       %s -bv rcpt...    show how recipients would be routed\n"
 		"       %s -q[f] | -qI<id> run the queue (all, or one message) now\n"

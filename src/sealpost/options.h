@@ -30,12 +30,7 @@ enum delivery_mode {
 	DELIVER_QUEUE_ONLY,  /* -odq */
 };
 
-/* Queue control (sealpost extensions, like postsuper -h/-H/-d). */
-enum queue_action {
-	QUEUE_HOLD,     /* --hold ID...: never delivered until released */
-	QUEUE_RELEASE,  /* --release ID...: due again at once */
-	QUEUE_DELETE,   /* --delete ID...: removed without a bounce */
-};
+#include "queue_control.h" /* enum queue_action */
 
 struct options {
 	enum run_mode mode;
@@ -44,6 +39,7 @@ struct options {
 	bool ignore_dots;        /* -i, -oi */
 	bool verbose;            /* -v */
 	bool json;               /* --json (with -bp) */
+	bool json_lines;         /* --json-lines (with -bp): postqueue -j form */
 	bool queue_foreground;   /* -qf */
 	const char *sender;      /* -f / -r; NULL if not given */
 	const char *full_name;   /* -F */

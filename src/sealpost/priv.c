@@ -1,24 +1,24 @@
 /*
- * priv.c - setgid hygiene for the front end, after Postfix's postdrop:
- * fix the umask, make sure fds 0-2 are open, wipe the environment, and
- * keep the spool group out of the effective set except around spool I/O.
+ * priv.c - start-up hygiene for the front end, after Postfix's postdrop:
+ * fix the umask, make sure fds 0-2 are open, close everything else, wipe
+ * the environment, and give up any group an old setgid install left us
+ * (real, effective and saved group set to the caller's, then checked).
+ * Root may later become the spool's owner for queue maintenance.
  */
 #include "config.h"
 
 #include "priv.h"
 #include "util.h"
 
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 extern char **environ;
-
-static gid_t spool_gid;
-static bool have_group;
-static bool started_setgid;
 
 static bool tz_is_sane(const char *tz)
 {
@@ -27,11 +27,19 @@ static bool tz_is_sane(const char *tz)
 	return n > 0 && n < 64 && strchr(tz, '/') == NULL && strstr(tz, "..") == NULL && tz[0] != ':';
 }
 
+bool priv_set_all_gids(gid_t gid)
+{
+	gid_t r, e, s;
+	if (setresgid(gid, gid, gid) < 0 || getresgid(&r, &e, &s) < 0)
+		return false;
+	return r == gid && e == gid && s == gid;
+}
+
 void priv_init(void)
 {
 	ensure_std_fds();
 	/* a descriptor opened by the caller (a directory, a socket) must not
-	 * meet code that holds the spool group */
+	 * meet our code */
 	closefrom(3);
 	umask(027);
 
@@ -53,46 +61,30 @@ void priv_init(void)
 	free(keep_fault);
 #endif
 
-	spool_gid = getegid();
-	have_group = spool_gid != getgid();
-	started_setgid = have_group;
-	if (have_group && setegid(getgid()) < 0) {
-		fprintf(stderr, "sealpost: cannot lower group privilege\n");
-		exit(71);
-	}
-}
-
-void priv_drop(void)
-{
-	if (setgid(getgid()) < 0) {
+	/* an install from before sealpost-drop may still have the setgid bit */
+	if (!priv_set_all_gids(getgid())) {
 		fprintf(stderr, "sealpost: cannot drop group privilege\n");
 		exit(71);
 	}
-	have_group = false;
 }
 
-void priv_raise(void)
+int priv_become_spool_owner(const char *spool_dir, char *err, size_t errlen)
 {
-	if (have_group && setegid(spool_gid) < 0) {
-		fprintf(stderr, "sealpost: cannot raise group privilege\n");
-		exit(71);
+	if (getuid() != 0)
+		return 0;
+	struct stat st;
+	if (stat(spool_dir, &st) < 0) {
+		set_err(err, errlen, "%s: %s", spool_dir, strerror(errno));
+		return -1;
 	}
-}
-
-void priv_lower(void)
-{
-	if (have_group && setegid(getgid()) < 0) {
-		fprintf(stderr, "sealpost: cannot lower group privilege\n");
-		exit(71);
+	if (st.st_uid == 0)
+		return 0;
+	gid_t gid = st.st_gid;
+	uid_t uid = st.st_uid, ru, eu, su;
+	if (setgroups(1, &gid) < 0 || !priv_set_all_gids(gid) || setresuid(uid, uid, uid) < 0 ||
+	    getresuid(&ru, &eu, &su) < 0 || ru != uid || eu != uid || su != uid) {
+		set_err(err, errlen, "cannot become the owner of %s: %s", spool_dir, strerror(errno));
+		return -1;
 	}
-}
-
-bool priv_have(void)
-{
-	return have_group;
-}
-
-bool priv_started_setgid(void)
-{
-	return started_setgid;
+	return 0;
 }

@@ -1,26 +1,28 @@
 /*
- * priv.h - the front end's only privilege: the sealpost group (setgid
- * install), held in the saved set-group-ID and raised only around the
- * spool operations that need it. Everything else runs as the caller.
+ * priv.h - the front end's start-up hygiene. sealpost holds no privilege:
+ * it is not setgid (the setgid step is the tiny sealpost-drop program), and
+ * if an old install left the bit on, the group is dropped for good here,
+ * before anything else runs.
  */
 #ifndef SEALPOST_PRIV_H
 #define SEALPOST_PRIV_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
-/* Call first in main(): lower the effective group to the real one and
- * wipe the environment (keeping a sane TZ). */
+/* Call first in main(): fds 0-2 open, everything else closed, umask 027,
+ * the environment wiped (a sane TZ kept), and real, effective and saved
+ * group all set to the caller's real group (checked with getresgid).
+ * Exits 71 when the group cannot be dropped. */
 void priv_init(void);
-/* Give up the extra group for good (a non-root caller's -C). */
-void priv_drop(void);
-/* Raise / lower the spool group around spool writes. */
-void priv_raise(void);
-void priv_lower(void);
-/* True when installed setgid and still able to raise. */
-bool priv_have(void);
-/* True when started with the spool group (a system install), even after
- * priv_drop(): a worker started by a non-root caller then runs with the
- * caller's rights and cannot read the spool or the relay credentials. */
-bool priv_started_setgid(void);
+
+/* Set real, effective and saved group to gid; true when getresgid then
+ * says exactly that (shared with sealpost-drop). */
+bool priv_set_all_gids(gid_t gid);
+
+/* Root acting on a spool that belongs to the worker's user (mailq, queue
+ * control): become that user for good, so that every file written is the
+ * worker's. No-op for other callers. 0, or -1 with a reason in err. */
+int priv_become_spool_owner(const char *spool_dir, char *err, size_t errlen);
 
 #endif

@@ -2,19 +2,23 @@
  * submit.c - queue one message: sender and recipients checked, aliased and
  * qualified; the message streamed through intake into a spool file; the
  * envelope written and everything committed durably. Shared by the
- * command line and -bs. Raises the spool group only around spool I/O.
+ * command line and -bs. Runs as the caller with no privilege: a spool of
+ * the caller's own is written directly; in a system install the message
+ * is buffered in memory-backed anonymous file and committed through
+ * sealpost-drop (drop_client.c).
  */
 #include "config.h"
 
 #include "submit.h"
 #include "address.h"
-#include "priv.h"
+#include "drop_client.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_RECIPIENTS 10000
 
@@ -69,9 +73,9 @@ int submit_begin(struct submission *s, const struct submit_ctx *ctx, const struc
 	s->env.ret = o->ret ? xstrdup(o->ret) : NULL;
 	s->env.envid = o->envid ? xstrdup(o->envid) : NULL;
 
-	priv_raise();
-	int r = spool_writer_open(&s->writer, ctx->cfg->spool_dir, err, errlen);
-	priv_lower();
+	s->direct = spool_is_callers(ctx->cfg->spool_dir);
+	int r = s->direct ? spool_writer_open(&s->writer, ctx->cfg->spool_dir, err, errlen)
+			  : spool_writer_open_anon(&s->writer, err, errlen);
 	if (r < 0) {
 		envelope_free(&s->env);
 		return EX_CANTCREAT;
@@ -163,9 +167,7 @@ int submit_commit(struct submission *s, char id[SPOOL_ID_LEN + 1], char *err, si
 {
 	struct intake_result res;
 	memset(&res, 0, sizeof(res));
-	priv_raise(); /* a QP re-encoding creates a new spool file */
 	int r = intake_finish(s->intake, &res, err, errlen);
-	priv_lower();
 	if (r)
 		goto fail;
 	for (size_t i = 0; i < res.nrcpts && r == 0; i++)
@@ -184,13 +186,15 @@ int submit_commit(struct submission *s, char id[SPOOL_ID_LEN + 1], char *err, si
 	if (res.smtputf8 || address_needs_utf8(s->env.sender))
 		s->env.flags |= ENV_SMTPUTF8;
 
-	priv_raise();
-	r = spool_writer_commit(&s->writer, &s->env, err, errlen);
-	priv_lower();
-	if (r < 0) {
-		r = EX_CANTCREAT;
-		goto fail;
+	if (s->direct) {
+		r = spool_writer_commit(&s->writer, &s->env, err, errlen) < 0 ? EX_CANTCREAT : 0;
+	} else {
+		r = drop_submit(s->ctx->cfg->spool_dir, s->writer.fd, &s->env, err, errlen);
+		close(s->writer.fd);
+		s->writer.fd = -1;
 	}
+	if (r)
+		goto fail;
 	memcpy(id, s->env.id, SPOOL_ID_LEN + 1);
 	intake_result_free(&res);
 	intake_free(s->intake);
@@ -208,9 +212,7 @@ void submit_abort(struct submission *s)
 {
 	if (!s->open)
 		return;
-	priv_raise();
 	spool_writer_abort(&s->writer);
-	priv_lower();
 	intake_free(s->intake);
 	s->intake = NULL;
 	envelope_free(&s->env);

@@ -40,6 +40,7 @@ struct submission {
 	struct intake *intake;
 	struct envelope env;
 	bool open;
+	bool direct;             /* the caller's own spool: written in place */
 };
 
 /* sender: as given (-f/-r or MAIL FROM), NULL = the caller's address,

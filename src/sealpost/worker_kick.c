@@ -1,13 +1,14 @@
 /*
  * worker_kick.c - start sealpostd from the front end. The worker binary is
  * looked up beside our own executable (installed side by side in sbindir,
- * or the build tree), then in SBINDIR. The spool group is already dropped,
- * so the worker runs with exactly the caller's rights.
+ * or the build tree), then in SBINDIR. The front end holds no privilege,
+ * so the worker runs with exactly the caller's rights (root's worker
+ * drops to the worker's user itself).
  */
 #include "config.h"
 
 #include "worker_kick.h"
-#include "priv.h"
+#include "drop_client.h"
 #include "util.h"
 
 #include <errno.h>
@@ -23,23 +24,8 @@
 
 static char *find_worker(void)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			const char *rel[] = { "/sealpostd", "/../sealpostd/sealpostd" };
-			for (size_t i = 0; i < ARRAY_LEN(rel); i++) {
-				char *p = xasprintf("%s%s", self, rel[i]);
-				if (access(p, X_OK) == 0)
-					return p;
-				free(p);
-			}
-		}
-	}
-	return xstrdup(SBINDIR "/sealpostd");
+	static const char *const rel[] = { "/sealpostd", "/../sealpostd/sealpostd" };
+	return helper_path(rel, ARRAY_LEN(rel), SBINDIR "/sealpostd");
 }
 
 /* Is a daemon watching this spool? It holds spool_dir/sealpostd.lock. */
@@ -56,7 +42,7 @@ static bool daemon_running(const struct sp_config *cfg)
 }
 
 /* flush: ignore the retry schedule (sendmail -q, like postqueue -f) */
-#define WORKER_ARGS 12
+#define WORKER_ARGS 13
 
 static void build_argv(const struct sp_config *cfg, const char *worker, const char *id, bool verbose,
 		       bool flush, const char *lock_fd, const char *argv[WORKER_ARGS])
@@ -80,6 +66,10 @@ static void build_argv(const struct sp_config *cfg, const char *worker, const ch
 	}
 	if (verbose)
 		argv[i++] = "-v";
+	/* root on its own spool means root: the worker stays root there (on
+	 * the worker user's spool it drops to that user) */
+	if (getuid() == 0 && spool_is_callers(cfg->spool_dir))
+		argv[i++] = "--allow-root";
 	argv[i] = NULL;
 }
 
@@ -112,11 +102,12 @@ int worker_kick(const struct sp_config *cfg, const struct options *o, const char
 {
 	if (o->delivery == DELIVER_QUEUE_ONLY || cfg->nrelays == 0)
 		return 0;
-	/* In a setgid install a worker started as an ordinary caller can read
+	/* In a system install a worker started as an ordinary caller can read
 	 * neither the spool nor the relay secret: delivery is the daemon's
-	 * (or the timer's) job there. */
-	if (priv_started_setgid() && getuid() != 0)
-		return o->delivery == DELIVER_INTERACTIVE ? EX_TEMPFAIL : 0;
+	 * (or the timer's) job there. Queued is success, even with -odi: a
+	 * caller that resubmits on 75 would send the message twice. */
+	if (getuid() != 0 && !spool_is_callers(cfg->spool_dir))
+		return 0;
 	if (o->delivery == DELIVER_BACKGROUND && daemon_running(cfg))
 		return 0; /* it watches the spool and has seen the message already */
 

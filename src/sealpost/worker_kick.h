@@ -2,7 +2,7 @@
  * worker_kick.h - hand a queued message on to the relay worker: nothing
  * (-odq), a detached one-shot `sealpostd --once` when no daemon runs
  * (-odb), or a waited-for attempt whose outcome is our exit status (-odi).
- * Runs after the spool group was dropped.
+ * Runs as the caller, with no privilege.
  */
 #ifndef SEALPOST_WORKER_KICK_H
 #define SEALPOST_WORKER_KICK_H

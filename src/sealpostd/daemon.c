@@ -1,7 +1,8 @@
 /*
  * daemon.c - the long-running worker (see daemon.h).
  *
- * The daemon itself never talks SMTP: it watches queue/ (inotify),
+ * The daemon itself never talks SMTP: it moves finished submissions from
+ * maildrop/ into queue/ (pickup.c, at once on inotify), watches queue/,
  * decides what is due and hands batches of queue ids to worker children,
  * at most queue.concurrency at once. Workers live on between batches with
  * their relay connections open (no new TCP, TLS and AUTH per batch): each
@@ -23,6 +24,9 @@
 #include "deliver.h"
 #include "idlist.h"
 #include "log.h"
+#include "pickup.h"
+#include "control.h"
+#include "metrics.h"
 #include "queue_run.h"
 #include "spool.h"
 #include "util.h"
@@ -73,8 +77,14 @@ struct sched {
 	sigset_t run_mask;       /* the mask outside ppoll: our signals blocked */
 	sigset_t wait_mask;      /* inside ppoll */
 	int ino;
+	int drop_wd;             /* the maildrop's watch; -1: none */
+	int control;             /* sealpostd.sock, listening; -1: none */
+	pid_t control_kids[CONTROL_MAX_CHILDREN]; /* serving a request each */
+	size_t ncontrol;
+	bool pickup;             /* the maildrop has something (or may have) */
 	int lock;
 	unsigned gen;            /* bumped by each reload */
+	struct metrics_pace metrics; /* metrics_file: coalesced rewrites */
 };
 
 static void on_child(int sig)
@@ -129,6 +139,16 @@ static int detach(void)
 	return 0;
 }
 
+/* The maildrop (system install): a finished drop file is closed by
+ * sealpost-drop. Its watch descriptor, or -1. */
+static int watch_maildrop(int fd, const struct sp_config *cfg)
+{
+	char *q = xasprintf("%s/maildrop", cfg->spool_dir);
+	int wd = fd >= 0 ? inotify_add_watch(fd, q, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB) : -1;
+	free(q);
+	return wd;
+}
+
 static int watch_queue(const struct sp_config *cfg)
 {
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -138,7 +158,8 @@ static int watch_queue(const struct sp_config *cfg)
 		return -1;
 	}
 	char *q = xasprintf("%s/queue", cfg->spool_dir);
-	if (inotify_add_watch(fd, q, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+	/* IN_DELETE only for metrics_file (sealpost --delete, finished mail) */
+	if (inotify_add_watch(fd, q, IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE) < 0) {
 		log_msg(LOG_WARNING, "cannot watch %s (%s): rescanning every %d s", q, strerror(errno), BUSY_RETRY);
 		close(fd);
 		fd = -1;
@@ -160,7 +181,14 @@ static void drain(struct sched *s)
 			size_t len = ev->len ? strnlen(ev->name, ev->len) : 0;
 			if (ev->mask & IN_Q_OVERFLOW) {
 				s->scan_at = 0;
+				s->pickup = true;
+			} else if (s->drop_wd >= 0 && ev->wd == s->drop_wd) {
+				s->pickup = true;
+			} else if (len == SPOOL_ID_LEN + 4 && strcmp(ev->name + SPOOL_ID_LEN, ".env") == 0 &&
+				   (ev->mask & IN_DELETE)) {
+				metrics_changed(&s->metrics); /* delivered or deleted */
 			} else if (len == SPOOL_ID_LEN + 4 && strcmp(ev->name + SPOOL_ID_LEN, ".env") == 0) {
+				metrics_changed(&s->metrics); /* queued, held, released */
 				char id[SPOOL_ID_LEN + 1];
 				memcpy(id, ev->name, SPOOL_ID_LEN);
 				id[SPOOL_ID_LEN] = '\0';
@@ -204,6 +232,7 @@ static void reload(struct sched *s)
 	if (s->ino >= 0)
 		close(s->ino);
 	s->ino = watch_queue(*cfg);
+	s->drop_wd = watch_maildrop(s->ino, *cfg);
 	s->scan_at = 0;
 	s->gen++; /* workers on the old one go when idle */
 	log_msg(LOG_INFO, "configuration reloaded from %s (%zu relay(s))", o->conf_path, (*cfg)->nrelays);
@@ -243,6 +272,9 @@ static void reap(struct sched *s)
 		pid_t pid = waitpid(-1, &st, WNOHANG);
 		if (pid <= 0)
 			break;
+		for (size_t k = 0; k < s->ncontrol; k++)
+			if (s->control_kids[k] == pid)
+				s->control_kids[k] = s->control_kids[--s->ncontrol];
 		for (size_t k = 0; k < s->nkids; k++) {
 			if (s->kids[k].pid != pid)
 				continue;
@@ -273,6 +305,7 @@ static void hear(struct sched *s, struct child *c)
 		c->ids.n = 0;
 		c->idle_since = now_ms();
 		scan_soon(s);
+		metrics_changed(&s->metrics); /* a batch changed the queue */
 		return;
 	}
 	retire(c); /* gone: reap() collects it */
@@ -382,6 +415,8 @@ static bool start_child(struct sched *s)
 		close(s->lock);
 		if (s->ino >= 0)
 			close(s->ino);
+		if (s->control >= 0)
+			close(s->control);
 		for (size_t k = 0; k < s->nkids; k++)
 			if (s->kids[k].sock >= 0)
 				close(s->kids[k].sock);
@@ -482,6 +517,44 @@ static void dispatch(struct sched *s)
 	}
 }
 
+/* A caller on sealpostd.sock: a child serves it (it may wait for a
+ * message's lock, and for the caller), the daemon goes on at once. */
+static void serve_control(struct sched *s)
+{
+	for (int rounds = 0; rounds < CONTROL_MAX_CHILDREN; rounds++) {
+		int fd = accept4(s->control, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (s->ncontrol >= CONTROL_MAX_CHILDREN) {
+			close(fd); /* busy: the caller is told the system is busy */
+			continue;
+		}
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(s->control);
+			close(s->lock);
+			if (s->ino >= 0)
+				close(s->ino);
+			for (size_t k = 0; k < s->nkids; k++)
+				if (s->kids[k].sock >= 0)
+					close(s->kids[k].sock);
+			sigset_t none;
+			sigemptyset(&none);
+			signal(SIGCHLD, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			signal(SIGHUP, SIG_DFL);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			int st = control_serve(*s->cfg, fd);
+			log_close();
+			_exit(st);
+		}
+		close(fd);
+		if (pid > 0)
+			s->control_kids[s->ncontrol++] = pid;
+	}
+}
+
 /* Wait for inotify, a worker, a signal (stop, reload, child), the next
  * scan or the next idle worker to retire. */
 static void wait_for_work(struct sched *s)
@@ -490,11 +563,16 @@ static void wait_for_work(struct sched *s)
 	if (*s->o->stop || *s->o->reload || s->scan_at <= now)
 		return;
 	uint64_t until = s->scan_at;
-	struct pollfd p[1 + MAX_CHILDREN];
-	struct child *who[1 + MAX_CHILDREN];
+	struct pollfd p[2 + MAX_CHILDREN];
+	struct child *who[2 + MAX_CHILDREN];
 	nfds_t np = 0;
 	if (s->ino >= 0) {
 		p[np] = (struct pollfd){ .fd = s->ino, .events = POLLIN };
+		who[np++] = NULL;
+	}
+	nfds_t control_at = np;
+	if (s->control >= 0) {
+		p[np] = (struct pollfd){ .fd = s->control, .events = POLLIN };
 		who[np++] = NULL;
 	}
 	for (size_t k = 0; k < s->nkids; k++) {
@@ -506,6 +584,9 @@ static void wait_for_work(struct sched *s)
 		if (c->ids.n == 0 && c->idle_since + WORKER_IDLE_MS < until)
 			until = c->idle_since + WORKER_IDLE_MS;
 	}
+	uint64_t metrics_at = metrics_due_at(*s->cfg, &s->metrics);
+	if (metrics_at < until)
+		until = metrics_at;
 	uint64_t ms = until > now ? until - now : 0;
 	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
 	int r = ppoll(p, np, &ts, &s->wait_mask);
@@ -514,6 +595,8 @@ static void wait_for_work(struct sched *s)
 			continue;
 		if (who[i])
 			hear(s, who[i]);
+		else if (s->control >= 0 && i == control_at)
+			serve_control(s);
 		else
 			drain(s);
 	}
@@ -582,6 +665,9 @@ int daemon_run(struct sp_config **cfg, const struct daemon_options *o)
 	sigdelset(&s->wait_mask, SIGCHLD);
 
 	s->ino = watch_queue(*cfg);
+	s->drop_wd = watch_maildrop(s->ino, *cfg);
+	s->pickup = true;
+	s->control = control_listen((*cfg)->spool_dir);
 	spool_cleanup((*cfg)->spool_dir, 3600);
 	log_msg(LOG_INFO, "started: spool %s, %zu relay(s), up to %u worker(s)", (*cfg)->spool_dir,
 		(*cfg)->nrelays, (*cfg)->queue.concurrency);
@@ -594,6 +680,11 @@ int daemon_run(struct sp_config **cfg, const struct daemon_options *o)
 		reap(s);
 		if (s->ino >= 0)
 			drain(s);
+		if (s->pickup || s->drop_wd < 0) {
+			/* moves drops into queue/: the queue's watch names them */
+			s->pickup = false;
+			pickup_run(*cfg);
+		}
 		uint64_t now = now_ms();
 		if (s->scan_at <= now)
 			scan(s);
@@ -603,6 +694,7 @@ int daemon_run(struct sp_config **cfg, const struct daemon_options *o)
 		}
 		retire_idle(s);
 		dispatch(s);
+		metrics_tick(*s->cfg, &s->metrics);
 		wait_for_work(s);
 	}
 	log_msg(LOG_INFO, "stopping: waiting for %zu worker(s) to finish their current message", s->nkids);
@@ -611,6 +703,12 @@ int daemon_run(struct sp_config **cfg, const struct daemon_options *o)
 	sigprocmask(SIG_SETMASK, &s->run_mask, NULL);
 	if (s->ino >= 0)
 		close(s->ino);
+	if (s->control >= 0) {
+		char *sock = xasprintf("%s/sealpostd.sock", (*cfg)->spool_dir);
+		unlink(sock);
+		free(sock);
+		close(s->control);
+	}
 	idlist_free(&s->fresh);
 	idlist_free(&s->backlog);
 	free(s);

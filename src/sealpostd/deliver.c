@@ -8,6 +8,7 @@
 #include "deliver.h"
 #include "bounce.h"
 #include "log.h"
+#include "opslog.h"
 #include "outcome.h"
 #include "relay_gate.h"
 #include "util.h"
@@ -115,6 +116,9 @@ struct origin {
 	const char *host;
 	const char *tls;
 	bool server_dsn;
+	const char *relay_name;   /* the relay section's name */
+	const char *ip;
+	const struct tls_facts *facts; /* NULL: no session */
 };
 
 /* Record one recipient's result (status: the classifier's DSN status),
@@ -178,9 +182,27 @@ static void finalize(struct job *j, size_t ri, enum outcome outcome, const char 
 	double delay = wall_now() - arrival_of(env);
 	if (delay < 0)
 		delay = 0;
-	log_msg(outcome == OUTCOME_DELIVERED ? LOG_INFO : LOG_NOTICE,
-		"%s: to=<%s>, relay=%s, delay=%.2f, tls=%s, status=%s (%s)", env->id, r->addr,
-		label ? label : "none", delay, tls ? tls : "none", outcome_name(outcome), reason);
+	opslog_outcome(from ? from->relay_name : NULL, outcome);
+	const struct tls_facts *f = from ? from->facts : NULL;
+	log_event(outcome == OUTCOME_DELIVERED ? LOG_INFO : LOG_NOTICE,
+		  (const struct log_field[]){
+			  { "event", LF_STR, .str = "delivery" },
+			  { "queue_id", LF_STR, .str = env->id },
+			  { "to", LF_STR, .str = r->addr },
+			  { "relay", LF_STR, .str = from ? from->relay_name : NULL },
+			  { "host", LF_STR, .str = from ? from->host : NULL },
+			  { "ip", LF_STR, .str = from ? from->ip : NULL },
+			  { "delay", LF_REAL, .real = delay },
+			  { "tls_version", LF_STR, .str = f ? f->protocol : NULL },
+			  { "cipher", LF_STR, .str = f ? f->cipher : NULL },
+			  { "verified", LF_BOOL, .num = f && f->verified },
+			  { "pin_matched", LF_BOOL, .num = f && f->pin_matched },
+			  { "status", LF_STR, .str = outcome_name(outcome) },
+			  { "dsn", LF_STR, .str = status },
+			  { "reason", LF_STR, .str = reason },
+		  },
+		  14, "%s: to=<%s>, relay=%s, delay=%.2f, tls=%s, status=%s (%s)", env->id, r->addr,
+		  label ? label : "none", delay, tls ? tls : "none", outcome_name(outcome), reason);
 }
 
 /* Every relay for ri is closed by a gate (throttled, its window full, its
@@ -374,8 +396,12 @@ static size_t try_relay(struct job *j, size_t li, size_t *todo, size_t ntodo, st
 		j->tried = true;
 		char tls[128];
 		snprintf(tls, sizeof(tls), "%s", net_tls_summary(&s->conn));
+		struct tls_facts facts;
+		if (s->conn.tls)
+			tls_get_facts(s->conn.tls, &facts);
 		struct origin from = { .label = link->label, .host = link->relay->host, .tls = tls,
-				       .server_dsn = s->caps.dsn };
+				       .server_dsn = s->caps.dsn, .relay_name = link->relay->name, .ip = s->conn.ip,
+				       .facts = s->conn.tls ? &facts : NULL };
 		struct smtp_rcpt_result *res = xcalloc(nbatch, sizeof(*res));
 		bool eod_sent = false;
 		int r = send_transaction(j, link, s, batch, nbatch, res, &eod_sent);
@@ -460,7 +486,7 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 	}
 	struct smtp_failure last = { .local = LOCAL_NONE };
 	char last_label[320] = "";
-	const char *last_relay = NULL;
+	const char *last_relay = NULL, *last_relay_name = NULL;
 	bool any_relay = false;
 	if (j.expired) {
 		/* its lifetime is over: expire now, without another attempt */
@@ -478,6 +504,7 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 			continue;
 		any_relay = true;
 		last_relay = pool->links[li].relay->host;
+		last_relay_name = pool->links[li].relay->name;
 		bool retry;
 		ntodo = try_relay(&j, li, todo, ntodo, &last, last_label, sizeof(last_label), &retry);
 		if (retry && ntodo > 0) /* once, on a new connection */
@@ -494,7 +521,7 @@ int deliver_entry(struct relay_pool *pool, const char *spool_dir, struct spool_e
 		} else {
 			char st[16];
 			outcome_classify(last.stage, last.code, last.enhanced, last.local, st);
-			struct origin from = { .label = last_label, .host = last_relay,
+			struct origin from = { .label = last_label, .host = last_relay, .relay_name = last_relay_name,
 					       .tls = last.tls[0] ? last.tls : NULL };
 			finalize(&j, todo[k], OUTCOME_TEMPORARY, j.gate_status[0] ? j.gate_status : st,
 				 last.reason[0] ? last.reason : "delivery failed", &from);

@@ -28,7 +28,13 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/daemon.c src/sealpostd/daemon.h \
 	src/sealpostd/probe.c src/sealpostd/probe.h \
 	src/sealpostd/privdrop.c src/sealpostd/privdrop.h \
-	src/sealpostd/preflight.c src/sealpostd/preflight.h
+	src/sealpostd/pickup.c src/sealpostd/pickup.h \
+	src/sealpostd/control.c src/sealpostd/control.h \
+	src/sealpostd/preflight.c src/sealpostd/preflight.h \
+	src/sealpostd/opstate.c src/sealpostd/opstate.h \
+	src/sealpostd/opslog.c src/sealpostd/opslog.h \
+	src/sealpostd/metrics.c src/sealpostd/metrics.h \
+	src/sealpostd/health.c src/sealpostd/health.h
 src_sealpostd_libworker_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(IDN_CFLAGS)
 WORKER_LIBS = src/sealpostd/libworker.a $(COMMON_LIBS) $(GNUTLS_LIBS) $(IDN_LIBS)
 src_sealpostd_sealpostd_SOURCES = src/sealpostd/main.c

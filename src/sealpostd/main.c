@@ -1,15 +1,18 @@
 /*
  * main.c - sealpostd, the relay worker: options, config, logging, signals,
- * privilege drop, then one of --once, --check-config, --probe or the
- * daemon. The only program that links GnuTLS and reads relay credentials.
- * Started as root it drops to the "sealpost" user when that user exists;
+ * privilege drop, then one of --once, --check-config, --probe, --health
+ * or the daemon. The only program that links GnuTLS and reads relay credentials.
+ * Started as root it drops to the "sealpost" user, or refuses to run when
+ * that user does not exist, unless --allow-root says root is intended;
  * started by the front end it runs as the caller.
  */
 #include "config.h"
 
 #include "conf.h"
 #include "daemon.h"
+#include "health.h"
 #include "log.h"
+#include "pickup.h"
 #include "privdrop.h"
 #include "preflight.h"
 #include "probe.h"
@@ -66,6 +69,8 @@ static void usage(FILE *out)
 		"                                                deliver what is due, then exit\n"
 		"       sealpostd [-C FILE] --check-config       validate and print the settings\n"
 		"       sealpostd [-C FILE] [-v] --probe         test each relay, send no mail\n"
+		"       sealpostd [-C FILE] --health [--max-age DURATION]\n"
+		"                                                exit 0 when mail flows, else 1 and why\n"
 		"options:\n"
 		"  -C FILE          config file (default %s)\n"
 		"  -v               log to stderr too; twice: trace the SMTP dialogue\n"
@@ -77,12 +82,17 @@ static void usage(FILE *out)
 		"                   75 still queued, 69 failed\n"
 		"  --lock-fd N      with --id: descriptor N holds the message's lock\n"
 		"                   (sealpost -odi passes it so a daemon cannot race)\n"
+		"  --allow-root     started as root: stay root (containers, root's own\n"
+		"                   spool); without it root drops to the worker user\n"
+		"                   and refuses to run when that user does not exist\n"
+		"  --max-age DURATION  with --health: the oldest a queued message may be\n"
+		"                   (default 1h; seconds or with s, m, h, d)\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    print the version\n",
 		conf_default_path());
 }
 
-enum mode { MODE_DAEMON, MODE_ONCE, MODE_CHECK, MODE_PROBE };
+enum mode { MODE_DAEMON, MODE_ONCE, MODE_CHECK, MODE_PROBE, MODE_HEALTH };
 
 /* --check-config: the effective settings, then whether each relay's TLS
  * policy can be applied (trust store, client key, priority string). */
@@ -126,7 +136,8 @@ int main(int argc, char **argv)
 {
 	ensure_std_fds();
 	umask(027);
-	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE, OPT_LOCKFD };
+	enum { OPT_ONCE = 256, OPT_CHECK, OPT_PROBE, OPT_ID, OPT_FLUSH, OPT_PIDFILE, OPT_LOCKFD, OPT_ALLOW_ROOT,
+	       OPT_HEALTH, OPT_MAXAGE };
 	static const struct option longopts[] = {
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
@@ -135,6 +146,9 @@ int main(int argc, char **argv)
 		{ "flush", no_argument, NULL, OPT_FLUSH },
 		{ "pid-file", required_argument, NULL, OPT_PIDFILE },
 		{ "lock-fd", required_argument, NULL, OPT_LOCKFD },
+		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
+		{ "health", no_argument, NULL, OPT_HEALTH },
+		{ "max-age", required_argument, NULL, OPT_MAXAGE },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -144,9 +158,11 @@ int main(int argc, char **argv)
 	const char *only_id = NULL;
 	const char *pid_path = NULL;
 	int lock_fd = -1;
+	unsigned max_age = HEALTH_DEFAULT_MAX_AGE;
+	bool max_age_set = false;
 	enum mode mode = MODE_DAEMON;
 	int modes = 0, verbose = 0;
-	bool detach = false, flush = false;
+	bool detach = false, flush = false, allow_root = false;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "C:dvhV", longopts, NULL)) != -1) {
@@ -162,6 +178,15 @@ int main(int argc, char **argv)
 		case OPT_ID: only_id = optarg; break;
 		case OPT_FLUSH: flush = true; break;
 		case OPT_PIDFILE: pid_path = optarg; break;
+		case OPT_ALLOW_ROOT: allow_root = true; break;
+		case OPT_HEALTH: mode = MODE_HEALTH; modes++; break;
+		case OPT_MAXAGE:
+			if (!conf_parse_duration(optarg, &max_age) || max_age == 0) {
+				fprintf(stderr, "sealpostd: --max-age needs a duration (seconds, or with s, m, h, d)\n");
+				return EX_USAGE;
+			}
+			max_age_set = true;
+			break;
 		case OPT_LOCKFD: {
 			uint64_t v;
 			if (!parse_u64(optarg, &v) || v < 3 || v > 65535) {
@@ -186,19 +211,29 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (modes > 1 || ((only_id || flush) && mode != MODE_ONCE) || (lock_fd >= 0 && !only_id) ||
-	    ((detach || pid_path) && mode != MODE_DAEMON)) {
+	    ((detach || pid_path) && mode != MODE_DAEMON) || (max_age_set && mode != MODE_HEALTH)) {
 		fprintf(stderr, "sealpostd: conflicting options\n");
 		usage(stderr);
 		return EX_USAGE;
 	}
 	if (!conf_path)
 		conf_path = conf_default_path();
+	privdrop_set_allow_root(allow_root);
 
 	struct sp_config *cfg = NULL;
 	char err[512];
 	if (conf_load(conf_path, false, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sealpostd: %s\n", err);
+		if (mode == MODE_HEALTH) { /* a health check says why on stdout, exit 1 */
+			printf("CRITICAL: configuration error: %s\n", err);
+			return 1;
+		}
 		return EX_CONFIG;
+	}
+	if (mode == MODE_HEALTH) { /* reads only: no log, no TLS, no privilege change */
+		int st = health_check(cfg, max_age, stdout);
+		conf_free(cfg);
+		return st;
 	}
 	if (mode == MODE_CHECK) {
 		int st = check_config(cfg, conf_path);
@@ -237,12 +272,17 @@ int main(int argc, char **argv)
 		}
 	}
 	tls_policy_preload(cfg); /* trust stores and client keys: before the drop */
-	if (privdrop_worker(mode == MODE_DAEMON) < 0) { /* root never talks to the network */
+	bool started_as_root = geteuid() == 0;
+	if (privdrop_worker(allow_root) < 0) { /* root never talks to the network unless told */
 		if (pid_fd >= 0)
 			close(pid_fd);
 		conf_free(cfg);
 		return EX_NOPERM;
 	}
+	if (started_as_root && (mode == MODE_DAEMON || verbose)) /* say which, once */
+		log_msg(LOG_NOTICE, geteuid() == 0 ? "running as root (--allow-root)"
+						  : "started as root: running as \"%s\" (uid %lu, gid %lu)",
+			privdrop_user(), (unsigned long)getuid(), (unsigned long)getgid());
 
 	int status = 0;
 	bool trace = verbose > 1;
@@ -250,6 +290,8 @@ int main(int argc, char **argv)
 		if ((status = preflight_run(cfg, conf_path)) == 0)
 			status = probe_relays(cfg, trace, stdout);
 	} else if (mode == MODE_ONCE) {
+		if (pickup_run(cfg) < 0) /* what sealpost-drop left first */
+			log_msg(LOG_ERR, "cannot read %s/maildrop: %s", cfg->spool_dir, strerror(errno));
 		struct run_options ro = { .flush = flush, .only_id = only_id, .trace = trace, .stop = &stop_flag,
 					 .lock_fd = lock_fd };
 		int id_status = 0;

@@ -107,21 +107,29 @@ static void lookup_user(struct user_facts *f)
 	f->home[sizeof(f->home) - 1] = '\0';
 }
 
-int privdrop_worker(bool warn)
+static bool root_allowed;
+
+void privdrop_set_allow_root(bool allow)
+{
+	root_allowed = allow;
+}
+
+int privdrop_worker(bool allow_root)
 {
 	if (geteuid() != 0)
 		return 0;
+	if (allow_root || root_allowed)
+		return 0; /* the caller logs it (sealpostd's main) */
 	struct user_facts pw;
 	lookup_user(&pw);
 	if (!pw.found) {
-		if (pw.err != 0 && pw.err != ENOENT && pw.err != ESRCH) {
+		if (pw.err != 0 && pw.err != ENOENT && pw.err != ESRCH)
 			log_msg(LOG_ERR, "cannot look up the user \"%s\": %s", SEALPOST_USER, strerror(pw.err));
-			return -1;
-		}
-		if (warn)
-			log_msg(LOG_WARNING, "running as root: create the \"%s\" user so that sealpostd can "
-				"drop privileges", SEALPOST_USER);
-		return 0;
+		else
+			log_msg(LOG_ERR, "refusing to run as root: the user \"%s\" does not exist (create it, "
+				"e.g. with make install-system, or pass --allow-root if root is intended)",
+				SEALPOST_USER);
+		return -1;
 	}
 	uid_t uid = pw.uid;
 	gid_t gid = pw.gid;

@@ -11,6 +11,8 @@
 #include "deliver.h"
 #include "idlist.h"
 #include "log.h"
+#include "metrics.h"
+#include "opslog.h"
 #include "relay.h"
 #include "spool.h"
 #include "util.h"
@@ -193,6 +195,7 @@ int queue_deliver_ids_on(const struct sp_config *cfg, const struct run_options *
 		log_msg(LOG_INFO, "queue run: %u message(s): %u recipient(s) sent, %u deferred, %u bounced",
 			stats.messages, stats.sent, stats.deferred, stats.bounced);
 	idlist_free(&stats.dsn_ids);
+	opslog_flush(cfg->spool_dir); /* counters and relay facts for metrics and --health */
 	return spool_trouble && !o->only_id ? EX_CANTCREAT : status;
 }
 
@@ -259,6 +262,7 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 		envelope_free(&env);
 		int st = present ? queue_deliver_ids(cfg, o, one.ids, one.n, 0, 1) : 0;
 		free(one.ids);
+		metrics_write(cfg);
 		if (id_status)
 			*id_status = st;
 		return st == EX_CANTCREAT ? EX_CANTCREAT : 0;
@@ -286,6 +290,7 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 		}
 	}
 	free(sc.due.ids);
+	metrics_write(cfg); /* the one-shot worker keeps metrics_file current too */
 	return result == EX_CANTCREAT ? EX_CANTCREAT : 0;
 }
 

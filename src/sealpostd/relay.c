@@ -7,6 +7,7 @@
 
 #include "relay.h"
 #include "log.h"
+#include "opslog.h"
 #include "relay_gate.h"
 #include "util.h"
 
@@ -172,10 +173,12 @@ struct smtp_session *relay_session(struct relay_pool *p, size_t i, const char *i
 		l->down_why = l->session.fail;
 		log_msg(LOG_WARNING, "%s: relay %s %s: delivery not possible (%s): %s", id, l->relay->name,
 			l->label, stage_name(l->down_why.stage), l->down_why.reason);
+		opslog_failed(l->relay, &l->down_why);
 		return NULL;
 	}
 	set_label(l);
 	l->open = true;
+	opslog_connected(l->relay, l->session.conn.ip, l->session.conn.tls);
 	share_ticket(p, l);
 	if (p->trace)
 		log_msg(LOG_INFO, "relay %s %s: connected, %s%s", l->relay->name, l->label,

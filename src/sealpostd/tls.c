@@ -244,6 +244,37 @@ bool tls_resumed(const struct tls_conn *t)
 	return t->handshaken && gnutls_session_is_resumed(t->session) != 0;
 }
 
+void tls_get_facts(struct tls_conn *t, struct tls_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->level = "Anonymous";
+	if (!t->handshaken)
+		return;
+	const char *proto = gnutls_protocol_get_name(gnutls_protocol_get_version(t->session));
+	/* GnuTLS says "TLS1.3"; Postfix logs OpenSSL's "TLSv1.3" */
+	if (proto && strncmp(proto, "TLS", 3) == 0)
+		snprintf(f->protocol, sizeof(f->protocol), "TLSv%s", proto + 3);
+	else
+		snprintf(f->protocol, sizeof(f->protocol), "%s", proto ? proto : "unknown");
+	const char *suite = gnutls_ciphersuite_get(t->session);
+	snprintf(f->cipher, sizeof(f->cipher), "%s", suite ? suite : "unknown");
+	f->bits = (unsigned)gnutls_cipher_get_key_size(gnutls_cipher_get(t->session)) * 8;
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(t->session, &n);
+	gnutls_x509_crt_t crt;
+	if (certs && n > 0 && gnutls_x509_crt_init(&crt) >= 0) {
+		if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0) {
+			time_t exp = gnutls_x509_crt_get_expiration_time(crt);
+			f->peer_cert_expiry = exp == (time_t)-1 ? 0 : exp;
+		}
+		gnutls_x509_crt_deinit(crt);
+	}
+	/* the handshake succeeded, so a ca or pin policy was satisfied */
+	f->verified = t->pol->verify == SP_VERIFY_CA;
+	f->pin_matched = t->pol->verify == SP_VERIFY_PIN;
+	f->level = f->verified || f->pin_matched ? "Verified" : n > 0 ? "Untrusted" : "Anonymous";
+}
+
 const char *tls_summary(const struct tls_conn *t)
 {
 	return t->summary;

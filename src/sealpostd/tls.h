@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "conf.h"
 #include "util.h"
@@ -89,6 +90,22 @@ const char *tls_summary(const struct tls_conn *t);
 /* Whether the handshake resumed an earlier session (no certificate was
  * sent; the stored one was verified again under the policy). */
 bool tls_resumed(const struct tls_conn *t);
+
+/* Facts about an established session for log lines and metrics
+ * (opslog.c). level is Postfix's word for how the peer was
+ * authenticated: "Verified" (chain and name, or the pin, matched),
+ * "Untrusted" (a certificate, not authenticated: verify = "encrypt"),
+ * "Anonymous" (no certificate). */
+struct tls_facts {
+	char protocol[16];        /* "TLSv1.3", as OpenSSL and Postfix spell it */
+	char cipher[96];          /* IANA suite name, "TLS_AES_256_GCM_SHA384" */
+	unsigned bits;            /* symmetric key bits */
+	const char *level;        /* "Verified" | "Untrusted" | "Anonymous" */
+	bool verified;            /* verify = "ca" and the chain and name checked */
+	bool pin_matched;         /* verify = "pin" and a pin matched */
+	time_t peer_cert_expiry;  /* the leaf's notAfter; 0 when none */
+};
+void tls_get_facts(struct tls_conn *t, struct tls_facts *f);
 
 /* Multi-line description of the peer's chain for --probe: per certificate
  * subject, names, issuer, purpose (extended key usage), key type and

@@ -261,6 +261,10 @@ def markdown(R):
         fig("backlog: %s messages queued with -odq (2 submitters)" % format(b["messages"], ","), "%.1f s" % b["queue_s"])
         fig("  `mailq` (text) / `mailq --json`, median", "%s / %s s" % (_f(b["mailq_s"]["median"], "", 3),
                                                                           _f(b["mailq_json_s"]["median"], "", 3)))
+        if b.get("health_s"):
+            fig("  `sealpostd --health`, median (goal: well under 0.1 s)", "%s s%s" % (
+                _f(b["health_s"]["median"], "", 3),
+                "" if not b.get("health_failed") else ", %d runs said unhealthy" % b["health_failed"]))
         fig("  drained by `sealpostd --once`", "%.2f s, %s msg/s, CPU %s ms/message, peak RSS %s, %d left"
             % (b["drain_s"], b["msg_per_s"], _f(b["drain_cpu_ms_per_message"]), _f(_mib(b["worker_peak_rss_kib"]), " MiB"),
                b["left_queued"]))

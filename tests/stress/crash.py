@@ -34,6 +34,9 @@ import sys
 import threading
 import time
 
+# as root, sealpostd stays root on these spools only when told so
+ROOT = ["--allow-root"] if os.geteuid() == 0 else []
+
 FE_FAULTS = ["after-temp-write", "after-msg-fsync", "after-msg-rename", "after-rename"]
 W_FAULTS_DUP = ["after-data-reply", "after-state-update", "before-removal"]
 W_FAULTS_DEAD = ["before-state-rename"]  # needs a failed delivery: dead relay
@@ -103,7 +106,7 @@ class Crash:
     def worker(self, conf=None, fault=None, extra=()):
         self.log.write(("--- worker %s fault=%s\n" % (conf or self.o.conf, fault)).encode())
         self.log.flush()
-        return subprocess.Popen([self.o.sealpostd, "-C", conf or self.o.conf, "--once"] + list(extra),
+        return subprocess.Popen([self.o.sealpostd, "-C", conf or self.o.conf, "--once"] + ROOT + list(extra),
                                 stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
                                 env=self.env(fault))
 
@@ -283,7 +286,7 @@ class Crash:
         self.figures["d_random"] += 1
         self.log.write(b"--- daemon\n")
         self.log.flush()
-        p = subprocess.Popen([self.o.sealpostd, "-C", self.o.conf], stdin=subprocess.DEVNULL,
+        p = subprocess.Popen([self.o.sealpostd, "-C", self.o.conf] + ROOT, stdin=subprocess.DEVNULL,
                              stdout=self.log, stderr=self.log, env=self.env(),
                              start_new_session=True)
         k = self.rng.randint(1, 5)

@@ -4,8 +4,9 @@
  * takes, so a change is never seen half done: a worker that opens the
  * message afterwards reads the new envelope (held: skipped; deleted:
  * gone). Released messages have their retry times cleared so they go out
- * at once. Runs with the spool group (setgid front end) around these
- * calls only; the envelope is checked before anything is changed.
+ * at once. Runs as the spool's owner (see queue_control.h); the owner is
+ * checked on an unlocked read first, so a request for another user's
+ * message never takes its lock, and again under the lock.
  */
 #include "config.h"
 
@@ -62,6 +63,7 @@ static const char *action_name(enum queue_action a)
 	case QUEUE_HOLD: return "held";
 	case QUEUE_RELEASE: return "released";
 	case QUEUE_DELETE: return "deleted";
+	case QUEUE_FLUSH: return "flushed";
 	}
 	return "?";
 }
@@ -73,6 +75,15 @@ int queue_control_one(const char *spool_dir, enum queue_action action, const cha
 		set_err(err, errlen, "%s: not a queue id", id);
 		return EX_USAGE;
 	}
+	/* whose is it? (unlocked: nobody may hold a lock on another's message) */
+	struct envelope peek;
+	envelope_init(&peek);
+	if (spool_read_envelope(spool_dir, id, &peek, NULL, 0) == 0 && caller != 0 && peek.uid != caller) {
+		envelope_free(&peek);
+		set_err(err, errlen, "%s: not your message (only root or the user who queued it may change it)", id);
+		return EX_NOPERM;
+	}
+	envelope_free(&peek);
 	struct spool_entry e;
 	int r = lock_entry(spool_dir, id, &e, err, errlen);
 	if (r)
@@ -92,7 +103,8 @@ int queue_control_one(const char *spool_dir, enum queue_action action, const cha
 		if (action == QUEUE_HOLD) {
 			e.env.flags |= ENV_HELD;
 		} else {
-			e.env.flags &= ~(unsigned)ENV_HELD;
+			if (action == QUEUE_RELEASE)
+				e.env.flags &= ~(unsigned)ENV_HELD;
 			for (size_t i = 0; i < e.env.nrcpts; i++)
 				if (e.env.rcpts[i].state == RCPT_DEFERRED)
 					e.env.rcpts[i].next_attempt = 0;
