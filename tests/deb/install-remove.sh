@@ -85,10 +85,12 @@ apt_step install.log apt-get -o DPkg::Lock::Timeout=600 install -y "/tmp/$(basen
 have_pkg sealpost || fail "sealpost is not installed"
 uid=$(in_root id -u sealpost) || fail "no sealpost user"
 [ "$uid" -gt 0 ] && [ "$uid" -lt 1000 ] || fail "sealpost has uid $uid, not a system uid"
-[ "$(mode_of /usr/sbin/sealpost)" = "2755 root sealpost" ] || fail "front end: $(mode_of /usr/sbin/sealpost)"
+[ "$(mode_of /usr/sbin/sealpost)" = "755 root root" ] || fail "front end: $(mode_of /usr/sbin/sealpost)"
+drop=/usr/libexec/sealpost/sealpost-drop
+[ "$(mode_of $drop)" = "2755 root sealpost" ] || fail "sealpost-drop: $(mode_of $drop)"
 [ "$(mode_of /usr/sbin/sealpostd)" = "755 root root" ] || fail "worker: $(mode_of /usr/sbin/sealpostd)"
-for d in "/var/spool/sealpost 750" "/var/spool/sealpost/queue 1770" "/var/spool/sealpost/tmp 1770" \
-	"/etc/sealpost 750"; do
+for d in "/var/spool/sealpost 711" "/var/spool/sealpost/maildrop 1730" "/var/spool/sealpost/queue 700" \
+	"/var/spool/sealpost/tmp 700" "/etc/sealpost 750"; do
 	set -- $d
 	case $(mode_of "$1") in "$2 "*" sealpost") ;; *) fail "$1: $(mode_of "$1"), want $2 .. sealpost" ;; esac
 done
@@ -98,7 +100,7 @@ done
 in_root mailq | grep -q 'Mail queue is empty' || fail "mailq: $(in_root mailq 2>&1)"
 in_root newaliases || fail "newaliases failed"
 in_root dpkg-query -S /usr/sbin/sendmail | grep -q '^sealpost:' || fail "dpkg does not know sealpost owns sendmail"
-ok "installed: user $uid, setgid front end, spool modes, sendmail, mailq, newaliases"
+ok "installed: user $uid, setgid sealpost-drop, spool modes, sendmail, mailq, newaliases"
 
 # ---- 2. bsd-mailx, which needs an MTA ----------------------------------------------
 apt_step mailx.log apt-get -o DPkg::Lock::Timeout=600 install -y bsd-mailx
@@ -164,12 +166,14 @@ printf 'Subject: kept\n\nnot delivered\n' | in_root /usr/sbin/sendmail -odq bob@
 	fail "sendmail -odq failed"
 apt_step purge2.log apt-get -o DPkg::Lock::Timeout=600 purge -y sealpost
 grep -q 'still holds' "$T/purge2.log" || fail "purge did not say it kept the queue"
-[ "$(in_root find /var/spool/sealpost/queue -name '*.env' | wc -l)" = 1 ] || fail "purge threw the queued message away"
+queued=$(in_root find /var/spool/sealpost/maildrop /var/spool/sealpost/queue -type f | wc -l)
+[ "$queued" -ge 1 ] || fail "purge threw the queued message away"
 in_root getent passwd sealpost >/dev/null || fail "the user went while its spool stays"
 ok "purge with a message queued keeps the spool and says so"
 apt_step install3.log apt-get -o DPkg::Lock::Timeout=600 install -y "/tmp/$(basename "$deb")"
-[ "$(mode_of /usr/sbin/sealpost)" = "2755 root sealpost" ] || fail "reinstall: $(mode_of /usr/sbin/sealpost)"
-in_root mailq | grep -q 'bob@example.net' || fail "the kept message is not in mailq after reinstall"
+[ "$(mode_of $drop)" = "2755 root sealpost" ] || fail "reinstall: $(mode_of $drop)"
+[ "$(in_root find /var/spool/sealpost/maildrop /var/spool/sealpost/queue -type f | wc -l)" = "$queued" ] ||
+	fail "the kept message is gone after reinstall"
 apt_step purge3.log env SEALPOST_PURGE_SPOOL=yes apt-get -o DPkg::Lock::Timeout=600 purge -y sealpost
 in_root test ! -e /var/spool/sealpost || fail "SEALPOST_PURGE_SPOOL=yes kept the spool"
 in_root getent passwd sealpost >/dev/null && fail "the sealpost user is left"
