@@ -98,8 +98,12 @@ chroot_mount() {
 	mount -t tmpfs -o nosuid,nodev,mode=1777 tmp "$_d/tmp"
 	if [ -n "${SEALPOST_CHROOT_CACHE:-}" ]; then
 		_rel=$(. "$_d/etc/os-release" && echo "$VERSION_CODENAME")
-		mkdir -p "$SEALPOST_CHROOT_CACHE/apt-$_rel"
-		mount --bind "$SEALPOST_CHROOT_CACHE/apt-$_rel" "$_d/var/cache/apt/archives"
+		_debs=$SEALPOST_CHROOT_CACHE/apt-$_rel
+		mkdir -p "$_debs"
+		# one root at a time: apt's archive lock is not shared across roots
+		if ! findmnt -n -o SOURCE | grep -qF "[$_debs]"; then
+			mount --bind "$_debs" "$_d/var/cache/apt/archives"
+		fi
 	fi
 }
 
