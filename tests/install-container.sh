@@ -29,6 +29,11 @@ pmake() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES "$@"; }
 pmake sh "$C/recipe.sh" build "$top_srcdir" >"$T/build.out" 2>&1 ||
 	{ tail -n 30 "$T/build.out" >&2; fail "recipe.sh build"; }
 sh "$C/recipe.sh" setup || fail "recipe.sh setup"
+# COPY app.sh /usr/local/bin/: the app user reads it there, not in the tree
+# (which may sit under a directory only root can enter)
+mkdir -p "$R/usr/local/bin"
+cp "$C/app.sh" "$R/usr/local/bin/app.sh"
+chmod 0755 "$R/usr/local/bin/app.sh"
 [ "$(readlink "$R/usr/sbin/sendmail")" = sealpost ] || fail "no sendmail link"
 [ "$(stat -c '%a %U' "$R/usr/sbin/sealpost")" = "755 root" ] || fail "the container's front end is not a plain binary"
 [ "$(stat -c '%a %U' "$SPOOL_DIR")" = "700 $U" ] || fail "spool: $(stat -c '%a %U' "$SPOOL_DIR")"
@@ -54,7 +59,7 @@ chmod 0644 "$R/etc/sealpost.conf"
 # ---- CMD: app.sh as the application user, a bare environment -------------------------
 run_app() {
 	setpriv --reuid="$U" --regid="$U" --init-groups env -i PATH="$R/usr/sbin:$R/usr/bin:/usr/bin:/bin" \
-		HOME="$APP_HOME" MAIL_TO="$1" sh "$C/app.sh" true
+		HOME="$APP_HOME" MAIL_TO="$1" sh "$R/usr/local/bin/app.sh" true
 }
 (cd / && run_app alice@example.net) 2>"$T/app.err" || { cat "$T/app.err" >&2; fail "app.sh"; }
 grep -q 'queued' "$T/app.err" || fail "app.sh did not report the message"

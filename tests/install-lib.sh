@@ -20,6 +20,18 @@ need_root() {
 	done
 }
 
+# The setgid front end is installed under $T: on a nosuid mount (Debian
+# 13 mounts /tmp as tmpfs with nosuid) it would run without its group.
+# Move $T to /var/tmp then, or skip saying why.
+_nosuid() { findmnt -n -o OPTIONS --target "$1" 2>/dev/null | tr ',' '\n' | grep -qx nosuid; }
+if _nosuid "$T"; then
+	_t=$(mktemp -d /var/tmp/sealpost-test.XXXXXX) || skip "$T is on a nosuid mount and /var/tmp is not writable"
+	rm -rf "$T"
+	T=$_t SPOOL=$_t/spool CONF=$_t/sealpost.conf
+	mkdir -p "$SPOOL"
+	_nosuid "$T" && skip "both ${TMPDIR:-/tmp} and /var/tmp are mounted nosuid: a setgid front end cannot be tested"
+fi
+
 # users must traverse the test directory (mktemp made it 0700)
 chmod 0755 "$T"
 

@@ -19,6 +19,11 @@ need_certs
 
 U=spu$INSTALL_SFX
 add_user "$U"
+# the test user runs a copy: the build tree may sit under a directory only
+# root can enter (/root, mode 0700)
+cp "$SEALPOSTD" "$T/sealpostd"
+chmod 0755 "$T/sealpostd"
+SEALPOSTD=$T/sealpostd
 B=bob@example.net
 
 # a case directory the test user can traverse; everything in it is theirs

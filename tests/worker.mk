@@ -47,12 +47,13 @@ tests_unit_worker_enqueue_SOURCES = tests/unit/worker_enqueue.c
 tests_unit_worker_enqueue_LDADD = $(COMMON_LIBS)
 
 # Integration: the worker against the test smarthost.
-TESTS += tests/worker-tls.sh tests/worker-smtp.sh tests/worker-postfix.sh tests/worker-daemon.sh \
-	tests/worker-dns.sh tests/worker-dualstack.sh tests/worker-fromrewrite.sh tests/worker-certs.sh \
-	tests/worker-postfix-limits.sh
+TESTS += tests/worker-tls.sh tests/worker-smtp.sh tests/worker-postfix.sh tests/worker-opensmtpd.sh \
+	tests/worker-daemon.sh tests/worker-dns.sh tests/worker-dualstack.sh tests/worker-fromrewrite.sh \
+	tests/worker-certs.sh tests/worker-postfix-limits.sh
 EXTRA_DIST += tests/worker-lib.sh tests/worker-tls.sh tests/worker-smtp.sh \
-	tests/worker-postfix.sh tests/worker-daemon.sh tests/worker-dns.sh tests/worker-dualstack.sh \
-	tests/worker-fromrewrite.sh tests/worker-certs.sh tests/mkcerts-corpus.sh tests/worker-postfix-limits.sh
+	tests/worker-postfix.sh tests/worker-opensmtpd.sh tests/worker-daemon.sh tests/worker-dns.sh \
+	tests/worker-dualstack.sh tests/worker-fromrewrite.sh tests/worker-certs.sh tests/mkcerts-corpus.sh \
+	tests/worker-postfix-limits.sh
 
 # Queue semantics (issue 4): bounces, retries, failover, the daemon,
 # queue control, locking. queue-dsn.py checks a DSN's RFC 3464 structure.

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "relay_gate.h"
 #include "unit.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <signal.h>
