@@ -16,7 +16,11 @@ write_conf "relay \"dead\" { host = \"127.0.0.1\" port = $DEAD }" 'queue { retry
 chmod 0755 "$T"
 chmod 0644 "$CONF"
 chmod 0711 "$SPOOL"
-nb() { runuser -u nobody -- "$SEALPOST" -C "$CONF" "$@"; }
+# nobody runs a copy: the build tree may sit under a directory only root
+# can enter (/root, mode 0700)
+cp "$SEALPOST" "$T/sealpost"
+chmod 0755 "$T/sealpost"
+nb() { runuser -u nobody -- "$T/sealpost" -C "$CONF" "$@"; }
 
 printf 'To: b@example.net\nSubject: root\n\nx\n' | "$SEALPOST" -C "$CONF" -odq -t || fail "root: submit"
 RID=$(ls "$SPOOL/queue" | sed -n 's/\.env$//p')
