@@ -26,6 +26,9 @@ need_root() {
 _nosuid() { findmnt -n -o OPTIONS --target "$1" 2>/dev/null | tr ',' '\n' | grep -qx nosuid; }
 if _nosuid "$T"; then
 	_t=$(mktemp -d /var/tmp/sealpost-test.XXXXXX) || skip "$T is on a nosuid mount and /var/tmp is not writable"
+	# what lib.sh made in $T moves along (the as-root wrapper $SEALPOSTD)
+	cp -a "$T/." "$_t/" || skip "cannot copy $T to $_t"
+	case $SEALPOSTD in "$T"/*) SEALPOSTD=$_t/${SEALPOSTD#"$T"/} ;; esac
 	rm -rf "$T"
 	T=$_t SPOOL=$_t/spool CONF=$_t/sealpost.conf
 	mkdir -p "$SPOOL"

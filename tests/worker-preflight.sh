@@ -19,11 +19,12 @@ need_certs
 
 U=spu$INSTALL_SFX
 add_user "$U"
-# the test user runs a copy: the build tree may sit under a directory only
-# root can enter (/root, mode 0700)
-cp "$SEALPOSTD" "$T/sealpostd"
+# the test user runs a copy of the binary (not of the as-root wrapper
+# $SEALPOSTD): the build tree may sit under a directory only root can
+# enter (/root, mode 0700)
+cp "$SEALPOSTD_BIN" "$T/sealpostd" || fail "cannot copy $SEALPOSTD_BIN"
 chmod 0755 "$T/sealpostd"
-SEALPOSTD=$T/sealpostd
+USER_SEALPOSTD=$T/sealpostd
 B=bob@example.net
 
 # a case directory the test user can traverse; everything in it is theirs
@@ -68,9 +69,9 @@ good_spool_passes() {
 	ucase good
 	start_smarthost --auth alice:s3cret
 	uconf "$SMTP_PORT"
-	as "$U" "$SEALPOSTD" -C "$CONF" --check-config > "$CASE/out" 2> "$CASE/err" ||
+	as "$U" "$USER_SEALPOSTD" -C "$CONF" --check-config > "$CASE/out" 2> "$CASE/err" ||
 		fail "--check-config failed for a usable spool: $(cat "$CASE/err")"
-	as "$U" "$SEALPOSTD" -C "$CONF" --probe > "$CASE/out" 2> "$CASE/err" ||
+	as "$U" "$USER_SEALPOSTD" -C "$CONF" --probe > "$CASE/out" 2> "$CASE/err" ||
 		fail "--probe failed for a usable spool: $(cat "$CASE/err")"
 }
 
@@ -81,11 +82,11 @@ unusable_spool() {
 	chown root:root "$SPOOL/queue"
 	chmod 0700 "$SPOOL/queue"
 	expect_fail 73 "spool $SPOOL/queue: not usable by user $U, which the worker runs as (owner uid 0 gid 0, mode 0700)" -- \
-		as "$U" "$SEALPOSTD" -C "$CONF" --check-config
-	expect_fail 73 "spool $SPOOL/queue: not usable by user $U" -- as "$U" "$SEALPOSTD" -C "$CONF" --probe
+		as "$U" "$USER_SEALPOSTD" -C "$CONF" --check-config
+	expect_fail 73 "spool $SPOOL/queue: not usable by user $U" -- as "$U" "$USER_SEALPOSTD" -C "$CONF" --probe
 	grep -q "^relay" "$CASE/out" && fail "--probe connected although the worker cannot work"
 	# --once on the same spool: 73, as sealpostd(8) says
-	if as "$U" "$SEALPOSTD" -C "$CONF" --once 2> "$CASE/err"; then _rc=0; else _rc=$?; fi
+	if as "$U" "$USER_SEALPOSTD" -C "$CONF" --once 2> "$CASE/err"; then _rc=0; else _rc=$?; fi
 	[ "$_rc" = 73 ] || fail "--once: exit $_rc, want 73: $(cat "$CASE/err")"
 }
 
@@ -97,7 +98,7 @@ unusable_lock() {
 	chown root:root "$SPOOL/sealpostd.lock"
 	chmod 0600 "$SPOOL/sealpostd.lock"
 	expect_fail 73 "lock file $SPOOL/sealpostd.lock: user $U cannot open it" -- \
-		as "$U" "$SEALPOSTD" -C "$CONF" --check-config
+		as "$U" "$USER_SEALPOSTD" -C "$CONF" --check-config
 }
 
 unreadable_secret() {
@@ -106,8 +107,8 @@ unreadable_secret() {
 	uconf "$SMTP_PORT"
 	chown root:root "$CASE/secret"
 	expect_fail 78 "relay \"main\": password_file $CASE/secret: not readable by user $U" -- \
-		as "$U" "$SEALPOSTD" -C "$CONF" --check-config
-	expect_fail 78 "password_file $CASE/secret: not readable by user $U" -- as "$U" "$SEALPOSTD" -C "$CONF" --probe
+		as "$U" "$USER_SEALPOSTD" -C "$CONF" --check-config
+	expect_fail 78 "password_file $CASE/secret: not readable by user $U" -- as "$U" "$USER_SEALPOSTD" -C "$CONF" --probe
 }
 
 unreadable_ca_file_as_root() {
