@@ -86,18 +86,9 @@ _dovecot_cleanup() {
 	fi
 }
 
-start_dovecot() {
-	[ "$(id -u)" = 0 ] || skip "the private Dovecot needs root"
-	command -v dovecot >/dev/null 2>&1 || skip "dovecot-core is not installed"
-	id dovecot >/dev/null 2>&1 || skip "no dovecot user"
-	[ -n "${OAUTH_URL:-}" ] || fail "start_oauth_endpoint first"
-	# a side directory Postfix's user can reach ($T is 0700)
-	_dovecot_dir=$(mktemp -d "${TMPDIR:-/tmp}/sealpost-dovecot.XXXXXX")
-	chmod 0755 "$_dovecot_dir"
-	at_cleanup _dovecot_cleanup
-	mkdir -p "$_dovecot_dir/run" "$_dovecot_dir/state"
-	DOVECOT_LOG="$_dovecot_dir/dovecot.log"
-	DOVECOT_SOCKET="$_dovecot_dir/auth-client"
+# Dovecot 2.3 (Debian 12): the oauth2 passdb, its settings in a file of
+# their own
+_dovecot_conf_23() {
 	cat > "$_dovecot_dir/oauth2.conf.ext" <<DVEOF
 introspection_mode = post
 introspection_url = $OAUTH_URL/introspect
@@ -132,6 +123,64 @@ service auth {
   }
 }
 DVEOF
+}
+
+# Dovecot 2.4 (Debian 13): a versioned config; the OAuth2 mechanisms check
+# the token through the oauth2 settings, no passdb
+_dovecot_conf_24() {
+	cat > "$_dovecot_dir/dovecot.conf" <<DVEOF
+dovecot_config_version = 2.4.1
+dovecot_storage_version = 2.4.1
+base_dir = $_dovecot_dir/run
+state_dir = $_dovecot_dir/state
+log_path = $DOVECOT_LOG
+protocols {
+}
+listen = 127.0.0.1
+ssl = no
+auth_mechanisms = xoauth2 oauthbearer
+auth_verbose = yes
+auth_cache_size = 0
+oauth2 {
+  introspection_mode = post
+  introspection_url = $OAUTH_URL/introspect
+  ssl_client_ca_file = $CERTS/ca.pem
+  username_attribute = username
+  active_attribute = active
+  active_value = true
+  force_introspection = yes
+}
+userdb static {
+  fields {
+    uid = dovecot
+    gid = dovecot
+    home = $_dovecot_dir/home
+  }
+}
+service auth {
+  unix_listener $DOVECOT_SOCKET {
+    mode = 0666
+  }
+}
+DVEOF
+}
+
+start_dovecot() {
+	[ "$(id -u)" = 0 ] || skip "the private Dovecot needs root"
+	command -v dovecot >/dev/null 2>&1 || skip "dovecot-core is not installed"
+	id dovecot >/dev/null 2>&1 || skip "no dovecot user"
+	[ -n "${OAUTH_URL:-}" ] || fail "start_oauth_endpoint first"
+	# a side directory Postfix's user can reach ($T is 0700)
+	_dovecot_dir=$(mktemp -d "${TMPDIR:-/tmp}/sealpost-dovecot.XXXXXX")
+	chmod 0755 "$_dovecot_dir"
+	at_cleanup _dovecot_cleanup
+	mkdir -p "$_dovecot_dir/run" "$_dovecot_dir/state"
+	DOVECOT_LOG="$_dovecot_dir/dovecot.log"
+	DOVECOT_SOCKET="$_dovecot_dir/auth-client"
+	case $(dovecot --version) in
+	2.[0-3].*) _dovecot_conf_23 ;;
+	*) _dovecot_conf_24 ;;
+	esac
 	dovecot -c "$_dovecot_dir/dovecot.conf" 2>"$T/dovecot.stderr" ||
 		fail "dovecot did not start: $(cat "$T/dovecot.stderr")"
 	_n=100
