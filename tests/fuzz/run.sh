@@ -36,7 +36,9 @@ fi
 
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 inc="-DSYSCONFDIR=\"/etc\" -DSPOOLDIR=\"/var/spool/sealpost\" -DSBINDIR=\"/usr/sbin\" -I$bld -I$src/src/common -I$src/src/sealpost -I$src/src/sealpostd ${CONFUSE_CFLAGS:-}"
-common="util.c log.c conf.c conf_text.c conf_dump.c conf_from_rewrite.c spool.c envelope.c base64.c address.c"
+# libcommon's sources as src/common/local.mk lists them (one list, no drift)
+common=$(sed -n '/^src_common_libcommon_a_SOURCES/,/^[^[:space:]]/p' "$src/src/common/local.mk" |
+	tr ' \t\\' '\n\n\n' | sed -n 's|^src/common/\(.*\.c\)$|\1|p' | tr '\n' ' ')
 intake="intake.c headers.c mime.c encode.c"
 
 # one instrumented archive per library: archive semantics let a target

@@ -59,7 +59,7 @@ vg "sealpost -bv" 0 "$SEALPOST" -C "$CONF" -bv root b@example.net </dev/null
 queued=$(queued_count)
 
 # the worker, for real: config check, then a delivery run over STARTTLS
-vg "sealpostd --check-config" 0 "$SEALPOSTD_BIN" -C "$CONF" --check-config </dev/null
+vg "sealpostd --check-config" 0 "$SEALPOSTD_BIN" $ALLOW_ROOT -C "$CONF" --check-config </dev/null
 vg "sealpostd --once (deliver $queued messages over TLS)" 0 "$SEALPOSTD_BIN" $ALLOW_ROOT -C "$CONF" --once --flush </dev/null
 [ "$(queued_count)" = 0 ] || { echo "not ok - the worker left $(queued_count) message(s) queued"; failed=$((failed + 1)); }
 wait_delivered "$queued" 10 || failed=$((failed + 1))
