@@ -55,22 +55,28 @@ many_workers_exactly_once() {
 	echo "# $N messages, 1 daemon + 4 --once runs (concurrency 4 each): all delivered exactly once in $_ms ms by $_who worker processes" >&2
 }
 
+# Start `sealpostd --once` on the queue (a smarthost answering slowly) and
+# wait for its MAIL line: ONCE_PID is the run, ONCE_KIDS its worker(s).
+once_mid_delivery() {
+	"$SEALPOSTD" -C "$CONF" --once 2>>"$WLOG" &
+	ONCE_PID=$!
+	case_owns "$ONCE_PID"
+	_n=200
+	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.02; _n=$((_n - 1)); done
+	ONCE_KIDS=$(pgrep -P "$ONCE_PID")
+	[ -n "$ONCE_KIDS" ] || fail "no worker child of the one-shot run"
+}
+
 killed_oneshot() {
 	wcase killed-once
 	start_smarthost --scenario slow
 	wconf "$(relay_conf main "$SMTP_PORT")"
 	numbered 1 | enqueue "$A" "$B" >/dev/null
-	"$SEALPOSTD" -C "$CONF" --once 2>>"$WLOG" &
-	_wpid=$!
-	case_owns "$!"
-	_n=200
-	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.02; _n=$((_n - 1)); done
+	once_mid_delivery
 	# the one-shot run and the worker that holds the message, both at once
 	# (as systemd's SIGKILL of the unit): the lock dies with its holder
-	_kids=$(pgrep -P "$_wpid")
-	[ -n "$_kids" ] || fail "no worker child of the one-shot run"
-	kill -KILL "$_wpid" $_kids
-	wait "$_wpid" 2>/dev/null || true
+	kill -KILL "$ONCE_PID" $ONCE_KIDS
+	wait "$ONCE_PID" 2>/dev/null || true
 	[ "$(queued_count)" = 1 ] || fail "the killed worker's message is not queued"
 	_t0=$(date +%s%N)
 	run_worker --flush
@@ -89,18 +95,12 @@ killed_oneshot_parent() {
 	start_smarthost --scenario slow
 	wconf "$(relay_conf main "$SMTP_PORT")"
 	for _i in 1 2 3; do numbered $_i | enqueue "$A" "$B" >/dev/null; done
-	"$SEALPOSTD" -C "$CONF" --once 2>>"$WLOG" &
-	_wpid=$!
-	case_owns "$!"
-	_n=200
-	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.02; _n=$((_n - 1)); done
-	_kids=$(pgrep -P "$_wpid")
-	[ -n "$_kids" ] || fail "no worker child of the one-shot run"
-	kill -KILL "$_wpid"
-	wait "$_wpid" 2>/dev/null || true
+	once_mid_delivery
+	kill -KILL "$ONCE_PID"
+	wait "$ONCE_PID" 2>/dev/null || true
 	_n=600
-	while kill -0 $_kids 2>/dev/null && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
-	kill -0 $_kids 2>/dev/null && fail "the orphaned worker is still running"
+	while kill -0 $ONCE_KIDS 2>/dev/null && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
+	kill -0 $ONCE_KIDS 2>/dev/null && fail "the orphaned worker is still running"
 	[ "$(delivered_count)" = 1 ] || fail "the orphaned worker delivered $(delivered_count) messages, want 1"
 	[ "$(queued_count)" = 2 ] || fail "$(queued_count) queued after the orphan stopped, want 2"
 	run_worker
