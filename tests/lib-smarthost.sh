@@ -103,9 +103,11 @@ start_smarthost() {
 	rm -f "$_portfile"
 	mkdir -p "$SMTP_MAILDIR"
 	: > "$SMTP_TRANSCRIPT"
+	# --idle-timeout 300: the idle exit is only a safety net (the cleanup
+	# stops it); 30 s was outlasted by a test's setup on a loaded machine
 	"$PYTHON3" "$SMARTHOST_PY" --cert "$CERTS/server.pem" --key "$CERTS/server.key" \
 		--port-file "$_portfile" --transcript "$SMTP_TRANSCRIPT" \
-		--maildir "$SMTP_MAILDIR" "$@" 2>"$T/smarthost$_sfx.stderr" &
+		--maildir "$SMTP_MAILDIR" --idle-timeout 300 "$@" 2>"$T/smarthost$_sfx.stderr" &
 	SMTP_PID=$!
 	[ -z "$_smarthost_pids" ] && at_cleanup _smarthost_cleanup
 	_smarthost_pids="$_smarthost_pids $SMTP_PID"
