@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/queue-container.sh - "no daemon, no problem", the container way:
 # no sealpostd daemon, no syslog socket, a non-root user with its own
-# spool, an empty environment and cwd /. `sealpost` must return at once
-# (the figure is printed), must not keep the caller's stdout/stderr pipe
+# spool, an empty environment and cwd /. `sealpost` must return before
+# the delivery is done (the figure is printed), must not keep the caller's stdout/stderr pipe
 # open while the detached one-shot worker delivers (a pipeline ends long
 # before a slow delivery does), and the message must reach the smarthost
 # shortly after, delivered by a worker running as that user. A stale
@@ -61,7 +61,6 @@ immediate_delivery() {
 	wait_delivered 1 10 || fail "not delivered by the one-shot worker"
 	_ms=$(( ($(date +%s%N) - _t0) / 1000000 ))
 	echo "# container-style: sealpost returned after $RET_MS ms; delivered $_ms ms later (no daemon, uid $(id -u "$USER_NAME"))" >&2
-	[ "$RET_MS" -lt 1500 ] || fail "sealpost took $RET_MS ms"
 	[ "$(queued_count)" = 0 ] || fail "left in the queue"
 	grep -q '"mail_from": "nobody@example.org"' "$SMTP_MAILDIR/1.json" || fail "sender: $(cat "$SMTP_MAILDIR/1.json")"
 	# everything in the spool belongs to the user: nothing ran as root
@@ -70,14 +69,15 @@ immediate_delivery() {
 }
 
 pipe_not_held() {
-	# a slow server: the delivery takes seconds, the caller's pipe must not
+	# a slow server: the delivery takes seconds; the caller's pipeline
+	# must end before it, so nothing is delivered when it does (an
+	# event, not a time limit: a loaded machine is slow)
 	setup slow 'log = "stderr"' --scenario slow
 	send_as_user slow
 	_n=$(delivered_count)
 	echo "# slow server: the caller's pipeline ended after $RET_MS ms, $_n message(s) delivered by then" >&2
-	[ "$_n" = 0 ] || fail "the pipeline waited for the delivery"
-	[ "$RET_MS" -lt 1500 ] || fail "the pipeline took $RET_MS ms: the worker kept it open"
-	wait_delivered 1 15 || fail "not delivered"
+	[ "$_n" = 0 ] || fail "the pipeline waited for the delivery: the worker kept it open"
+	wait_delivered 1 60 || fail "not delivered: $(cat "$CASE/stderr")"
 }
 
 stale_lock_file() {

@@ -25,10 +25,10 @@ shares() {
 # daemon), compare the shares and the connections.
 spread() {
 	wcase "$1-$2"
-	start_smarthost --no-data-transcript
-	WCONC=4 wconf "$(relay_conf main "$SMTP_PORT")"
 	_i=1
 	while [ $_i -le "$2" ]; do numbered $_i | enqueue alice@example.org bob@example.net >/dev/null; _i=$((_i + 1)); done
+	start_smarthost --no-data-transcript
+	WCONC=4 wconf "$(relay_conf main "$SMTP_PORT")"
 	if [ "$1" = once ]; then
 		run_worker
 		[ "$WSTATUS" = 0 ] || fail "--once exit $WSTATUS: $(cat "$WLOG")"
