@@ -11,8 +11,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-B=bob@example.net
-
 name_resolves() {
 	wcase name-resolves
 	start_smarthost

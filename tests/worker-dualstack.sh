@@ -16,7 +16,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-B=bob@example.net
 WRONG=wrongname.sealpost-test.invalid
 
 need_private_hosts() {

@@ -29,7 +29,12 @@
 #   stop_daemon         SIGTERM to $DPID, wait; fails unless it exits 0
 #   run_cases FUNC...   run each case function in a subshell, report
 #                       ok/skip/FAIL per case, fail the script if one failed
+#   A, B, C             the test addresses: A a sender of the local domain,
+#                       B and C recipients elsewhere
 
+A=alice@example.org
+B=bob@example.net
+C=carol@example.net
 ENQUEUE="$top_builddir/tests/unit/worker_enqueue"
 [ -x "$SEALPOSTD" ] || skip "sealpostd is not built"
 [ -x "$ENQUEUE" ] || skip "tests/unit/worker_enqueue is not built (make check builds it)"

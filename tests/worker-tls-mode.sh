@@ -13,8 +13,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-B=bob@example.net
-
 # the default timeouts: nothing but the relay and spool
 dconf() {
 	{
