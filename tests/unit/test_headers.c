@@ -51,20 +51,6 @@ static char *write_field(const char *line)
 	return out;
 }
 
-static bool utf8_ok(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t k = p[i] < 0x80 ? 0 : p[i] >= 0xf0 ? 3 : p[i] >= 0xe0 ? 2 : p[i] >= 0xc2 ? 1 : 9;
-		if (k == 9 || n - i <= k)
-			return false;
-		for (size_t j = 1; j <= k; j++)
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-		i += k + 1;
-	}
-	return true;
-}
-
 /* Lines end in CRLF, at most 998 octets; with utf8, each line is UTF-8. */
 static bool lines_ok(const char *s, bool utf8)
 {
@@ -75,7 +61,7 @@ static bool lines_ok(const char *s, bool utf8)
 		if (*p == '\r') {
 			if (p[1] != '\n' || p - line > 998)
 				return false;
-			if (utf8 && !utf8_ok((const unsigned char *)line, (size_t)(p - line)))
+			if (utf8 && !utf8_valid(line, (size_t)(p - line)))
 				return false;
 			line = p + 2;
 		}
