@@ -19,16 +19,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static char *repeat(const char *s, size_t times)
-{
-	struct buf b;
-	buf_init(&b);
-	buf_add(&b, "", 0);
-	for (size_t i = 0; i < times; i++)
-		buf_adds(&b, s);
-	return buf_steal(&b);
-}
-
 /* hdr_write of the one field "line\r\n"; the stored bytes. */
 static char *write_field(const char *line)
 {
@@ -159,8 +149,8 @@ static void check_broken(const char *name, const char *line, bool utf8)
 
 int main(void)
 {
-	char *a2000 = repeat("a", 2000);
-	char *cjk = repeat("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 400); /* 1200 characters, 3600 octets */
+	char *a2000 = unit_repeat("a", 2000);
+	char *cjk = unit_repeat("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 400); /* 1200 characters, 3600 octets */
 	char *mixed = xasprintf("Re: [ticket] %s tail and %s", cjk, a2000);
 
 	/* unstructured text: encoded words, the text comes back exactly */
@@ -190,7 +180,7 @@ int main(void)
 	x = xasprintf("X-Japanese:%s", cjk);
 	check_broken("UTF-8 in an X- field is never split", x, true);
 	free(x);
-	char *latin1 = repeat("\xe9", 1200);
+	char *latin1 = unit_repeat("\xe9", 1200);
 	x = xasprintf("Subject:%s", latin1);
 	check_broken("Subject not in UTF-8", x, false);
 	free(x);
@@ -201,7 +191,7 @@ int main(void)
 	free(x);
 
 	/* words: folded at whitespace only, nothing inserted */
-	char *words = repeat("word ", 500);
+	char *words = unit_repeat("word ", 500);
 	x = xasprintf("X-Words: %s", words);
 	out = write_field(x);
 	CHECK(lines_ok(out, true), "words: bad lines");
