@@ -21,6 +21,9 @@
 #                              spool $SPOOL, sendmail links), installed
 #   install_system OUT WHAT    make install-system (worker $W), its output in
 #                              OUT; on failure shows OUT and fails with WHAT
+#   install_conf LINE...       $ETC/sealpost.conf, mode 0644: the test's host
+#                              and domain, spool $SPOOL, log to stderr, no
+#                              aliases file, then LINE...
 
 need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root (creates users, installs setgid binaries)"
@@ -106,4 +109,13 @@ install_prefix() {
 install_system() {
 	(cd "$T/build" && pmake install-system SEALPOST_USER="$W" >"$1" 2>&1) ||
 		{ cat "$1" >&2; fail "$2"; }
+}
+
+install_conf() {
+	{
+		printf '%s\n' 'hostname  = "test.example.org"' 'domain    = "example.org"' \
+			"spool_dir = \"$SPOOL\"" 'log       = "stderr"' 'aliases   = ""'
+		printf '%s\n' "$@"
+	} > "$ETC/sealpost.conf"
+	chmod 0644 "$ETC/sealpost.conf"
 }

@@ -36,17 +36,9 @@ printf '%s\n' "$SECRET" > "$SECRET_FILE"
 chmod 0644 "$SECRET_FILE"    # wrong on purpose: the post-install step fixes it
 cp "$CERTS/ca.pem" "$ETC/sealpost/ca.pem"
 chmod 0644 "$ETC/sealpost/ca.pem"
-cat > "$ETC/sealpost.conf" <<EOF
-hostname  = "test.example.org"
-domain    = "example.org"
-spool_dir = "$SPOOL"
-log       = "stderr"
-aliases   = ""
-alias "root" { to = {"ops@example.net"} }
-$(relay_conf main "$SMTP_PORT" starttls 'username = "relayuser"' \
-	"password_file = \"$SECRET_FILE\"" "ca_file = \"$ETC/sealpost/ca.pem\"")
-EOF
-chmod 0644 "$ETC/sealpost.conf"
+install_conf 'alias "root" { to = {"ops@example.net"} }' \
+	"$(relay_conf main "$SMTP_PORT" starttls 'username = "relayuser"' \
+		"password_file = \"$SECRET_FILE\"" "ca_file = \"$ETC/sealpost/ca.pem\"")"
 
 for run in 1 2; do # idempotent: an upgrade runs it again
 	install_system "$T/postinst.$run.out" "make install-system (run $run)"

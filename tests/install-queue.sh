@@ -30,16 +30,9 @@ cp "$CERTS/ca.pem" "$ETC/sealpost/ca.pem"
 # act on), then the smarthost (SIGHUP)
 DEAD=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 config() { # config PORT
-	cat > "$ETC/sealpost.conf" <<EOF
-hostname  = "test.example.org"
-domain    = "example.org"
-spool_dir = "$SPOOL"
-log       = "stderr"
-aliases   = ""
-queue { retry_min = 2s retry_max = 2s }
-$(relay_conf main "$1" starttls "ca_file = \"$ETC/sealpost/ca.pem\"")
-EOF
-	chmod 0644 "$ETC/sealpost.conf" "$ETC/sealpost/ca.pem"
+	install_conf 'queue { retry_min = 2s retry_max = 2s }' \
+		"$(relay_conf main "$1" starttls "ca_file = \"$ETC/sealpost/ca.pem\"")"
+	chmod 0644 "$ETC/sealpost/ca.pem"
 }
 config "$DEAD"
 install_system "$T/postinst.out" "make install-system"
