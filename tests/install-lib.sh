@@ -12,6 +12,18 @@
 #   pmake ARGS...              make, without the outer make's flags
 #   private_build DIR ARGS...  configure ($top_srcdir) in DIR with ARGS and
 #                              build; MAKE_ARGS are passed to make
+#   install_users TAG          W=TAGw$INSTALL_SFX, the worker user and spool
+#                              group (post-install creates it); the users
+#                              A=TAGa... (the attacker, home AH) and V=TAGv...
+#                              (the victim)
+#   install_prefix             P=$T/prefix, ETC=$T/etc, SBIN=$P/sbin: a
+#                              private build in $T/build for them (worker $W,
+#                              spool $SPOOL, sendmail links), installed
+#   install_system OUT WHAT    make install-system (worker $W), its output in
+#                              OUT; on failure shows OUT and fails with WHAT
+#   install_conf LINE...       $ETC/sealpost.conf, mode 0644: the test's host
+#                              and domain, spool $SPOOL, log to stderr, no
+#                              aliases file, then LINE...
 
 need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root (creates users, installs setgid binaries)"
@@ -77,4 +89,33 @@ private_build() {
 	mkdir -p "$_dir"
 	(cd "$_dir" && "$top_srcdir/configure" -q "$@" && pmake -j4 ${MAKE_ARGS:-} >make.out 2>&1) ||
 		{ tail -n 30 "$_dir/make.out" "$_dir/config.log" 2>/dev/null | tail -n 40 >&2; fail "private build failed"; }
+}
+
+install_users() {
+	W=$1w$INSTALL_SFX A=$1a$INSTALL_SFX V=$1v$INSTALL_SFX
+	forget_user "$W"
+	add_user "$A"
+	add_user "$V"
+	AH=$T/home/$A
+}
+
+install_prefix() {
+	P=$T/prefix ETC=$T/etc SBIN=$T/prefix/sbin
+	MAKE_ARGS="SEALPOST_USER=$W" private_build "$T/build" --prefix="$P" --sysconfdir="$ETC" \
+		--with-spool-dir="$SPOOL" --enable-sendmail-links
+	(cd "$T/build" && pmake install SEALPOST_USER="$W" >install.out 2>&1) || fail "make install"
+}
+
+install_system() {
+	(cd "$T/build" && pmake install-system SEALPOST_USER="$W" >"$1" 2>&1) ||
+		{ cat "$1" >&2; fail "$2"; }
+}
+
+install_conf() {
+	{
+		printf '%s\n' 'hostname  = "test.example.org"' 'domain    = "example.org"' \
+			"spool_dir = \"$SPOOL\"" 'log       = "stderr"' 'aliases   = ""'
+		printf '%s\n' "$@"
+	} > "$ETC/sealpost.conf"
+	chmod 0644 "$ETC/sealpost.conf"
 }

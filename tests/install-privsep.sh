@@ -21,24 +21,13 @@
 need_root
 need_certs
 
-W=spw$INSTALL_SFX   # the worker user and spool group, created by postinst
-A=spa$INSTALL_SFX   # the attacker
-V=spv$INSTALL_SFX   # the victim
-forget_user "$W"
-add_user "$A"
-add_user "$V"
-AH=$T/home/$A
-
-P=$T/prefix
-ETC=$T/etc
-SECRET_FILE=$ETC/sealpost/relay.secret
+install_users sp
 SECRET=pw-$INSTALL_SFX-Tr0ub4dor
 MARK=victim-body-$INSTALL_SFX
 
 # ---- build, install, post-install -------------------------------------------
-MAKE_ARGS="SEALPOST_USER=$W" private_build "$T/build" --prefix="$P" --sysconfdir="$ETC" \
-	--with-spool-dir="$SPOOL" --enable-sendmail-links
-(cd "$T/build" && pmake install SEALPOST_USER="$W" >install.out 2>&1) || fail "make install"
+install_prefix
+SECRET_FILE=$ETC/sealpost/relay.secret
 ok "make install into $P"
 
 start_smarthost --auth "relayuser:$SECRET"
@@ -47,21 +36,12 @@ printf '%s\n' "$SECRET" > "$SECRET_FILE"
 chmod 0644 "$SECRET_FILE"    # wrong on purpose: the post-install step fixes it
 cp "$CERTS/ca.pem" "$ETC/sealpost/ca.pem"
 chmod 0644 "$ETC/sealpost/ca.pem"
-cat > "$ETC/sealpost.conf" <<EOF
-hostname  = "test.example.org"
-domain    = "example.org"
-spool_dir = "$SPOOL"
-log       = "stderr"
-aliases   = ""
-alias "root" { to = {"ops@example.net"} }
-$(relay_conf main "$SMTP_PORT" starttls 'username = "relayuser"' \
-	"password_file = \"$SECRET_FILE\"" "ca_file = \"$ETC/sealpost/ca.pem\"")
-EOF
-chmod 0644 "$ETC/sealpost.conf"
+install_conf 'alias "root" { to = {"ops@example.net"} }' \
+	"$(relay_conf main "$SMTP_PORT" starttls 'username = "relayuser"' \
+		"password_file = \"$SECRET_FILE\"" "ca_file = \"$ETC/sealpost/ca.pem\"")"
 
 for run in 1 2; do # idempotent: an upgrade runs it again
-	(cd "$T/build" && pmake install-system SEALPOST_USER="$W" >"$T/postinst.$run.out" 2>&1) ||
-		{ cat "$T/postinst.$run.out" >&2; fail "make install-system (run $run)"; }
+	install_system "$T/postinst.$run.out" "make install-system (run $run)"
 done
 getent passwd "$W" >/dev/null || fail "post-install did not create the user $W"
 WUID=$(id -u "$W")
@@ -83,7 +63,6 @@ expect_mode "$SECRET_FILE" "600 $W $W"
 ok "post-install: user $W, setgid sealpost-drop only, spool and secret modes (twice, idempotent)"
 
 # ---- both users submit ------------------------------------------------------
-SBIN=$P/sbin
 msg() { printf 'To: root\nSubject: %s\n\n%s\n' "$1" "$2"; }
 dropped_count() { ls "$SPOOL/maildrop" | grep -c '^[0-9A-F]\{16\}$' || true; }
 msg "from the victim" "$MARK" | as "$V" "$SBIN/sendmail" -t -i -odq || fail "victim: submit"
@@ -292,8 +271,7 @@ msg "old layout" "old-layout-$INSTALL_SFX" | "$top_builddir/src/sealpost/sealpos
 for f in "$OLD"/spool/queue/*; do
 	install -o "$V" -g "$W" -m 0640 "$f" "$SPOOL/queue/${f##*/}"
 done
-(cd "$T/build" && pmake install-system SEALPOST_USER="$W" >"$T/postinst.3.out" 2>&1) ||
-	{ cat "$T/postinst.3.out" >&2; fail "make install-system over an old-layout queue"; }
+install_system "$T/postinst.3.out" "make install-system over an old-layout queue"
 
 # ---- delivery by sealpostd as the worker user ------------------------------------
 [ "$(delivered_count)" = 0 ] || fail "a worker running as the caller delivered mail"

@@ -21,19 +21,8 @@
 need_root
 need_certs
 
-W=sqw$INSTALL_SFX   # the worker user and spool group, created by postinst
-A=sqa$INSTALL_SFX   # the attacker
-V=sqv$INSTALL_SFX   # the victim
-forget_user "$W"
-add_user "$A"
-add_user "$V"
-P=$T/prefix
-ETC=$T/etc
-SBIN=$P/sbin
-
-MAKE_ARGS="SEALPOST_USER=$W" private_build "$T/build" --prefix="$P" --sysconfdir="$ETC" \
-	--with-spool-dir="$SPOOL" --enable-sendmail-links
-(cd "$T/build" && pmake install SEALPOST_USER="$W" >install.out 2>&1) || fail "make install"
+install_users sq
+install_prefix
 start_smarthost
 mkdir -p "$ETC/sealpost"
 cp "$CERTS/ca.pem" "$ETC/sealpost/ca.pem"
@@ -41,20 +30,12 @@ cp "$CERTS/ca.pem" "$ETC/sealpost/ca.pem"
 # act on), then the smarthost (SIGHUP)
 DEAD=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 config() { # config PORT
-	cat > "$ETC/sealpost.conf" <<EOF
-hostname  = "test.example.org"
-domain    = "example.org"
-spool_dir = "$SPOOL"
-log       = "stderr"
-aliases   = ""
-queue { retry_min = 2s retry_max = 2s }
-$(relay_conf main "$1" starttls "ca_file = \"$ETC/sealpost/ca.pem\"")
-EOF
-	chmod 0644 "$ETC/sealpost.conf" "$ETC/sealpost/ca.pem"
+	install_conf 'queue { retry_min = 2s retry_max = 2s }' \
+		"$(relay_conf main "$1" starttls "ca_file = \"$ETC/sealpost/ca.pem\"")"
+	chmod 0644 "$ETC/sealpost/ca.pem"
 }
 config "$DEAD"
-(cd "$T/build" && pmake install-system SEALPOST_USER="$W" >"$T/postinst.out" 2>&1) ||
-	{ cat "$T/postinst.out" >&2; fail "make install-system"; }
+install_system "$T/postinst.out" "make install-system"
 ok "installed with the worker user $W"
 
 msg() { printf 'To: ops@example.net\nSubject: %s\n\n%s\n' "$1" "$1"; }
@@ -62,7 +43,6 @@ dropped() { ls "$SPOOL/maildrop"; }
 newest_drop() { ls -t "$SPOOL/maildrop" | head -n1; }
 
 # ---- -C parsed with the caller's gid only ----------------------------------------
-AH=$T/home/$A
 printf 'spool_dir = "%s"\naliases = ""\n' "$SPOOL" > "$AH/own.conf"
 chown "$A:$A" "$AH/own.conf"
 mkfifo "$T/bs.in"

@@ -86,29 +86,51 @@ _dovecot_cleanup() {
 	fi
 }
 
-# Dovecot 2.3 (Debian 12): the oauth2 passdb, its settings in a file of
-# their own
-_dovecot_conf_23() {
-	cat > "$_dovecot_dir/oauth2.conf.ext" <<DVEOF
+# _dovecot_introspection CA-KEY: how Dovecot checks a token at the
+# endpoint's /introspect (2.3 and 2.4 name the CA setting differently)
+_dovecot_introspection() {
+	cat <<DVEOF
 introspection_mode = post
 introspection_url = $OAUTH_URL/introspect
-tls_ca_cert_file = $CERTS/ca.pem
+$1 = $CERTS/ca.pem
 username_attribute = username
 active_attribute = active
 active_value = true
 force_introspection = yes
 DVEOF
-	cat > "$_dovecot_dir/dovecot.conf" <<DVEOF
+}
+
+# _dovecot_conf FIRST PROTOCOLS AUTH: dovecot.conf, what both versions say
+# alike around the lines that differ: FIRST (may be empty), PROTOCOLS (how
+# to say "none") and AUTH (how a token is checked and the user mapped)
+_dovecot_conf() {
+	{
+		[ -z "$1" ] || printf '%s\n' "$1"
+		cat <<DVEOF
 base_dir = $_dovecot_dir/run
 state_dir = $_dovecot_dir/state
 log_path = $DOVECOT_LOG
-protocols =
+$2
 listen = 127.0.0.1
 ssl = no
 auth_mechanisms = xoauth2 oauthbearer
 auth_verbose = yes
 auth_cache_size = 0
-passdb {
+$3
+service auth {
+  unix_listener $DOVECOT_SOCKET {
+    mode = 0666
+  }
+}
+DVEOF
+	} > "$_dovecot_dir/dovecot.conf"
+}
+
+# Dovecot 2.3 (Debian 12): the oauth2 passdb, its settings in a file of
+# their own
+_dovecot_conf_23() {
+	_dovecot_introspection tls_ca_cert_file > "$_dovecot_dir/oauth2.conf.ext"
+	_dovecot_conf "" "protocols =" "passdb {
   driver = oauth2
   mechanisms = xoauth2 oauthbearer
   args = $_dovecot_dir/oauth2.conf.ext
@@ -116,39 +138,16 @@ passdb {
 userdb {
   driver = static
   args = uid=dovecot gid=dovecot home=$_dovecot_dir/home
-}
-service auth {
-  unix_listener $DOVECOT_SOCKET {
-    mode = 0666
-  }
-}
-DVEOF
+}"
 }
 
-# Dovecot 2.4 (Debian 13): a versioned config; the OAuth2 mechanisms check
-# the token through the oauth2 settings, no passdb
+# Dovecot 2.4 (Debian 13): a versioned config (the version comes first); the
+# OAuth2 mechanisms check the token through the oauth2 settings, no passdb
 _dovecot_conf_24() {
-	cat > "$_dovecot_dir/dovecot.conf" <<DVEOF
-dovecot_config_version = 2.4.1
-dovecot_storage_version = 2.4.1
-base_dir = $_dovecot_dir/run
-state_dir = $_dovecot_dir/state
-log_path = $DOVECOT_LOG
-protocols {
-}
-listen = 127.0.0.1
-ssl = no
-auth_mechanisms = xoauth2 oauthbearer
-auth_verbose = yes
-auth_cache_size = 0
-oauth2 {
-  introspection_mode = post
-  introspection_url = $OAUTH_URL/introspect
-  ssl_client_ca_file = $CERTS/ca.pem
-  username_attribute = username
-  active_attribute = active
-  active_value = true
-  force_introspection = yes
+	_dovecot_conf "dovecot_config_version = 2.4.1
+dovecot_storage_version = 2.4.1" "protocols {
+}" "oauth2 {
+$(_dovecot_introspection ssl_client_ca_file | sed 's/^/  /')
 }
 userdb static {
   fields {
@@ -156,13 +155,7 @@ userdb static {
     gid = dovecot
     home = $_dovecot_dir/home
   }
-}
-service auth {
-  unix_listener $DOVECOT_SOCKET {
-    mode = 0666
-  }
-}
-DVEOF
+}"
 }
 
 start_dovecot() {

@@ -15,9 +15,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-A=alice@example.org
-B=bob@example.net
-C=carol@example.net
 DSNPY="$top_srcdir/tests/queue-dsn.py"
 
 # two relays: "bad" carries alice's mail to a smarthost playing $1, "dsn"

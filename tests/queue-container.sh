@@ -18,8 +18,6 @@ command -v runuser >/dev/null || skip "runuser (util-linux) is missing"
 USER_NAME=nobody
 id "$USER_NAME" >/dev/null 2>&1 || skip "no user $USER_NAME"
 
-B=bob@example.net
-
 # as_user CMD...: the unprivileged user, empty environment, cwd /
 as_user() { (cd / && runuser -u "$USER_NAME" -- env -i "$@"); }
 

@@ -14,7 +14,6 @@
 need_certs
 [ -x "$SEALPOST" ] || skip "sealpost is not built"
 
-B=bob@example.net
 msg() { printf 'To: %s\nSubject: %s\n\nhello\n' "$B" "$1"; }
 # queue_id SUBJECT: queue with -odq, print the id
 queue_id() {

@@ -13,7 +13,6 @@
 need_certs
 [ -x "$SEALPOST" ] || skip "sealpost is not built"
 
-B=bob@example.net
 msg() { printf 'To: %s\nSubject: %s\nMessage-ID: <%s@example.org>\n\nhello\n' "$B" "$1" "$1"; }
 queue_msg() { msg "$1" | "$SEALPOST" -C "$CONF" -odq -t || fail "sealpost could not queue $1"; }
 

@@ -12,7 +12,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-A=alice@example.org
 LIMITS='limits { connections = 2  messages = "5/1s" }'
 
 check_limits() {

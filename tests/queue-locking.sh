@@ -13,8 +13,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-A=alice@example.org
-B=bob@example.net
 N=${QUEUE_LOCKING_MESSAGES:-500}
 
 numbered() { printf 'From: %s\nTo: %s\nSubject: n%s\nMessage-ID: <n%s@example.org>\n\nmessage %s\n' "$A" "$B" "$1" "$1" "$1"; }

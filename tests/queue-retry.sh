@@ -11,9 +11,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-A=alice@example.org
-B=bob@example.net
-
 # next_attempt of ADDR minus now, in seconds
 wait_left() {
 	"$PYTHON3" - "$SPOOL" "$1" <<'EOF'

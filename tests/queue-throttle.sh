@@ -16,10 +16,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-A=alice@example.org
-B=bob@example.net
-C=carol@example.net
-
 # "LEVEL UNTIL" of relay NAME's back-off file, "none" without one
 backoff_of() {
 	_f="$SPOOL/relays/$1.backoff"

@@ -10,7 +10,6 @@
 need_certs
 [ -x "$SEALPOST" ] || skip "sealpost is not built"
 
-B=bob@example.net
 msg() { printf 'To: %s\nSubject: %s\n\nhello\n' "$B" "$1"; }
 submit() { msg "$1" | "$SEALPOST" -C "$CONF" -t "$@"; }
 

@@ -11,8 +11,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-B=bob@example.net
-
 name_resolves() {
 	wcase name-resolves
 	start_smarthost
@@ -38,12 +36,7 @@ while True:
     s.recvfrom(4096)  # swallow every query, never answer
 ' "$CASE/dns.ready" 2>"$CASE/dns.err" &
 	_dns=$!
-	_n=100
-	while [ ! -s "$CASE/dns.ready" ] && [ $_n -gt 0 ]; do
-		kill -0 "$_dns" 2>/dev/null || skip "cannot bind 127.0.0.99:53: $(cat "$CASE/dns.err")"
-		sleep 0.05
-		_n=$((_n - 1))
-	done
+	helper_ready "$_dns" "$CASE/dns.ready" "$CASE/dns.err" "cannot bind 127.0.0.99:53"
 	printf 'nameserver 127.0.0.99\noptions timeout:10 attempts:3\n' > "$CASE/resolv.conf"
 	wconf "$(RELAY_HOST=smarthost.sealpost-test.invalid RELAY_POLICY=no relay_conf main 25)"
 	default_message | enqueue alice@example.org "$B" >/dev/null

@@ -16,7 +16,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-B=bob@example.net
 WRONG=wrongname.sealpost-test.invalid
 
 need_private_hosts() {
@@ -47,12 +46,7 @@ time.sleep(120)  # bounded: the case stops it long before
 EOF
 	_hole=$!
 	case_owns "$_hole"
-	_n=100
-	while [ ! -s "$CASE/hole.ready" ] && [ $_n -gt 0 ]; do
-		kill -0 "$_hole" 2>/dev/null || skip "no black hole on [::1]:$1: $(cat "$CASE/hole.err")"
-		sleep 0.05
-		_n=$((_n - 1))
-	done
+	helper_ready "$_hole" "$CASE/hole.ready" "$CASE/hole.err" "no black hole on [::1]:$1"
 	[ "$(cat "$CASE/hole.ready" 2>/dev/null)" = ready ] || skip "this kernel answers SYNs to a full accept queue"
 }
 

@@ -14,7 +14,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-B=bob@example.net
 MBOX=alerts@contoso.com
 
 # m365_relay [EXTRA-LINE...]: the smarthost as Microsoft 365, signed in as $MBOX

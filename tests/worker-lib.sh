@@ -29,10 +29,27 @@
 #   stop_daemon         SIGTERM to $DPID, wait; fails unless it exits 0
 #   run_cases FUNC...   run each case function in a subshell, report
 #                       ok/skip/FAIL per case, fail the script if one failed
+#   helper_ready PID READY ERR WHAT   wait (up to 5 s) for the helper PID
+#                       to write READY; skip saying WHAT and its stderr (the
+#                       file ERR) when it dies first
+#   A, B, C             the test addresses: A a sender of the local domain,
+#                       B and C recipients elsewhere
 
+A=alice@example.org
+B=bob@example.net
+C=carol@example.net
 ENQUEUE="$top_builddir/tests/unit/worker_enqueue"
 [ -x "$SEALPOSTD" ] || skip "sealpostd is not built"
 [ -x "$ENQUEUE" ] || skip "tests/unit/worker_enqueue is not built (make check builds it)"
+
+helper_ready() {
+	_n=100
+	while [ ! -s "$2" ] && [ $_n -gt 0 ]; do
+		kill -0 "$1" 2>/dev/null || skip "$4: $(cat "$3")"
+		sleep 0.05
+		_n=$((_n - 1))
+	done
+}
 
 wcase() {
 	: "${T_ROOT:=$T}"

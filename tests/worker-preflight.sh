@@ -25,7 +25,6 @@ add_user "$U"
 cp "$SEALPOSTD_BIN" "$T/sealpostd" || fail "cannot copy $SEALPOSTD_BIN"
 chmod 0755 "$T/sealpostd"
 USER_SEALPOSTD=$T/sealpostd
-B=bob@example.net
 
 # a case directory the test user can traverse; everything in it is theirs
 ucase() {

@@ -11,9 +11,6 @@
 . "$top_srcdir/tests/worker-lib.sh"
 need_certs
 
-B=bob@example.net
-C=carol@example.net
-
 queue_one() { default_message | enqueue "$@" alice@example.org "$B" >/dev/null; }
 
 # scenario NAME [smarthost args]: a case with one relay and one message.

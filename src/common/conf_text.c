@@ -191,19 +191,28 @@ int conf_line_of(const cfg_t *sec, const char *key)
 	return line ? line : r ? r->line : 1;
 }
 
+/* The start both section hooks share: hand libconfuse its value back, then
+ * false (record nothing) once the load failed or has too many sections. */
+static bool section_may_open(cfg_t *sec, const char *value, void *result)
+{
+	*(const char **)result = value;
+	if (ctx.failed)
+		return false;
+	if (ctx.nsecs >= CONF_MAX_SECTIONS) {
+		conf_fail_at(sec->line, "too many sections (at most %d)", CONF_MAX_SECTIONS);
+		return false;
+	}
+	return true;
+}
+
 /* Runs as each section opens (see the file comment): note its line and
  * refuse a duplicate section or title. Must not fail (libconfuse aborts when parsing
  * a default fails), so it records the error and lets the parse go on. */
 int conf_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
 	(void)opt;
-	*(const char **)result = value;
-	if (ctx.failed)
+	if (!section_may_open(sec, value, result))
 		return 0;
-	if (ctx.nsecs >= CONF_MAX_SECTIONS) {
-		conf_fail_at(sec->line, "too many sections (at most %d)", CONF_MAX_SECTIONS);
-		return 0;
-	}
 	for (size_t i = 0; i < ctx.nsecs; i++) {
 		const struct sec_rec *r = &ctx.secs[i];
 		if (strcmp(r->kind, sec->name) != 0)
@@ -226,14 +235,8 @@ int conf_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *res
 int conf_nested_section_opened(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
 	(void)opt;
-	*(const char **)result = value;
-	if (ctx.failed)
-		return 0;
-	if (ctx.nsecs >= CONF_MAX_SECTIONS) {
-		conf_fail_at(sec->line, "too many sections (at most %d)", CONF_MAX_SECTIONS);
-		return 0;
-	}
-	rec_add(sec, sec->name, sec->title, sec->line);
+	if (section_may_open(sec, value, result))
+		rec_add(sec, sec->name, sec->title, sec->line);
 	return 0;
 }
 

@@ -73,6 +73,23 @@ static int random_b64url(size_t nbytes, char *out)
 	return 0;
 }
 
+/* The end both sign-in flows share: when the flow got a token (st 0),
+ * store it (73 if it cannot be) and say so; the token is wiped either way. */
+static int finish_signin(const struct relay_ctx *rc, struct oauth_token *t, int st)
+{
+	char err[1024];
+	if (st == 0) {
+		if (token_store_signin(rc, t, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sealpostd: %s\n", err);
+			st = EX_CANTCREAT;
+		} else {
+			print_result(rc, t);
+		}
+	}
+	oauth_token_clear(t);
+	return st;
+}
+
 /* ---- device flow (RFC 8628) ------------------------------------------------ */
 
 static int device_flow(struct relay_ctx *rc)
@@ -142,16 +159,7 @@ static int device_flow(struct relay_ctx *rc)
 		break;
 	}
 	free_secret(device_code);
-	if (st == 0) {
-		if (token_store_signin(rc, &t, err, sizeof(err)) < 0) {
-			fprintf(stderr, "sealpostd: %s\n", err);
-			st = EX_CANTCREAT;
-		} else {
-			print_result(rc, &t);
-		}
-	}
-	oauth_token_clear(&t);
-	return st;
+	return finish_signin(rc, &t, st);
 }
 
 /* ---- authorization code + PKCE, loopback redirect (RFC 7636, 8252) -------- */
@@ -293,14 +301,8 @@ static int code_flow(struct relay_ctx *rc)
 	if (c != OC_OK) {
 		fprintf(stderr, "sealpostd: %s\n", err);
 		st = exit_for(c);
-	} else if (token_store_signin(rc, &t, err, sizeof(err)) < 0) {
-		fprintf(stderr, "sealpostd: %s\n", err);
-		st = EX_CANTCREAT;
-	} else {
-		print_result(rc, &t);
 	}
-	oauth_token_clear(&t);
-	return st;
+	return finish_signin(rc, &t, st);
 }
 
 int login_run(struct relay_ctx *rc)

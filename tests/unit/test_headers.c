@@ -19,16 +19,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static char *repeat(const char *s, size_t times)
-{
-	struct buf b;
-	buf_init(&b);
-	buf_add(&b, "", 0);
-	for (size_t i = 0; i < times; i++)
-		buf_adds(&b, s);
-	return buf_steal(&b);
-}
-
 /* hdr_write of the one field "line\r\n"; the stored bytes. */
 static char *write_field(const char *line)
 {
@@ -51,20 +41,6 @@ static char *write_field(const char *line)
 	return out;
 }
 
-static bool utf8_ok(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t k = p[i] < 0x80 ? 0 : p[i] >= 0xf0 ? 3 : p[i] >= 0xe0 ? 2 : p[i] >= 0xc2 ? 1 : 9;
-		if (k == 9 || n - i <= k)
-			return false;
-		for (size_t j = 1; j <= k; j++)
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-		i += k + 1;
-	}
-	return true;
-}
-
 /* Lines end in CRLF, at most 998 octets; with utf8, each line is UTF-8. */
 static bool lines_ok(const char *s, bool utf8)
 {
@@ -75,7 +51,7 @@ static bool lines_ok(const char *s, bool utf8)
 		if (*p == '\r') {
 			if (p[1] != '\n' || p - line > 998)
 				return false;
-			if (utf8 && !utf8_ok((const unsigned char *)line, (size_t)(p - line)))
+			if (utf8 && !utf8_valid(line, (size_t)(p - line)))
 				return false;
 			line = p + 2;
 		}
@@ -173,8 +149,8 @@ static void check_broken(const char *name, const char *line, bool utf8)
 
 int main(void)
 {
-	char *a2000 = repeat("a", 2000);
-	char *cjk = repeat("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 400); /* 1200 characters, 3600 octets */
+	char *a2000 = unit_repeat("a", 2000);
+	char *cjk = unit_repeat("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 400); /* 1200 characters, 3600 octets */
 	char *mixed = xasprintf("Re: [ticket] %s tail and %s", cjk, a2000);
 
 	/* unstructured text: encoded words, the text comes back exactly */
@@ -204,7 +180,7 @@ int main(void)
 	x = xasprintf("X-Japanese:%s", cjk);
 	check_broken("UTF-8 in an X- field is never split", x, true);
 	free(x);
-	char *latin1 = repeat("\xe9", 1200);
+	char *latin1 = unit_repeat("\xe9", 1200);
 	x = xasprintf("Subject:%s", latin1);
 	check_broken("Subject not in UTF-8", x, false);
 	free(x);
@@ -215,7 +191,7 @@ int main(void)
 	free(x);
 
 	/* words: folded at whitespace only, nothing inserted */
-	char *words = repeat("word ", 500);
+	char *words = unit_repeat("word ", 500);
 	x = xasprintf("X-Words: %s", words);
 	out = write_field(x);
 	CHECK(lines_ok(out, true), "words: bad lines");

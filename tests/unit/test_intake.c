@@ -64,16 +64,6 @@ struct icase {
 	bool smtputf8;
 };
 
-static char *repeat(const char *s, size_t times)
-{
-	struct buf b;
-	buf_init(&b);
-	buf_add(&b, "", 0);
-	for (size_t i = 0; i < times; i++)
-		buf_adds(&b, s);
-	return buf_steal(&b);
-}
-
 /* Replace a generated Message-ID by <ID> after checking its form. */
 static bool normalise_mid(struct buf *out, const char *mid)
 {
@@ -284,7 +274,7 @@ static bool lines_ok(const struct buf *b)
 
 static void long_line_cases(void)
 {
-	char *a1000 = repeat("a", 1000);
+	char *a1000 = unit_repeat("a", 1000);
 	/* 1000 'a' = 13 QP lines of 75 + "=" and one of 25 */
 	struct buf want;
 	buf_init(&want);
@@ -306,7 +296,7 @@ static void long_line_cases(void)
 	char *out2 = xasprintf("Subject: s\r\nContent-Type: text/plain; charset=iso-8859-1\r\n" GEN
 			       "MIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n%s", qpa);
 	/* multipart: only the second part is re-encoded, the base64 part is re-wrapped */
-	char *b64 = repeat("QUJD", 250);
+	char *b64 = unit_repeat("QUJD", 250);
 	char *in3 = xasprintf(
 		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n"
 		"preamble\n--b1\nContent-Type: text/plain\n\nshort part\n"
@@ -339,7 +329,7 @@ static void long_line_cases(void)
 		"Content-Type: text/plain\r\n\r\nplain\r\n--inner\r\nContent-Type: text/html\r\n"
 		"Content-Transfer-Encoding: quoted-printable\r\n\r\n%s--inner--\r\n--outer--\r\n", qpa);
 	/* an existing quoted-printable body: soft breaks only, =XX kept whole */
-	char *qpin = repeat("ab=3D", 250);
+	char *qpin = unit_repeat("ab=3D", 250);
 	char *in5 = xasprintf("Content-Transfer-Encoding: quoted-printable\n\n%s\n", qpin);
 	struct buf q5;
 	buf_init(&q5);
@@ -364,7 +354,7 @@ static void long_line_cases(void)
 
 	/* a part header line: folded at its only space, then (no whitespace
 	 * left) broken at 998 and continued after an inserted space */
-	char *a2500 = repeat("a", 2500);
+	char *a2500 = unit_repeat("a", 2500);
 	char *in7 = xasprintf("Content-Type: multipart/mixed; boundary=b\n\n--b\nX-Long: %s\n\nx\n--b--\n", a2500);
 	char *out7 = xasprintf("Content-Type: multipart/mixed; boundary=b\r\n" GEN "\r\n--b\r\nX-Long:\r\n %.*s\r\n"
 			       " %.*s\r\n %s\r\n\r\nx\r\n--b--\r\n", 997, a2500, 997, a2500, a2500 + 1994);
@@ -390,7 +380,7 @@ static void long_line_cases(void)
 static void header_limits(void)
 {
 	/* a long Subject is folded at whitespace; unfolding gives it back */
-	char *words = repeat("word ", 500);
+	char *words = unit_repeat("word ", 500);
 	char *in = xasprintf("Subject: %s\n\n", words);
 	struct icase c = { .name = "long header", .input = in };
 	struct buf out;
@@ -419,7 +409,7 @@ static void header_limits(void)
 	/* no whitespace to fold at: stored all the same (a peer would have
 	 * delivered it), Subject RFC 2047-encoded, X-Long broken with CRLF SP
 	 * (test_headers.c checks the bytes) */
-	char *a2000 = repeat("a", 2000);
+	char *a2000 = unit_repeat("a", 2000);
 	in = xasprintf("Subject: %s\nX-Long: %s\n\nbody\n", a2000, a2000);
 	c.input = in;
 	r = run_case(&c, 100, &out, &res, err, sizeof(err));
@@ -431,14 +421,14 @@ static void header_limits(void)
 		intake_result_free(&res);
 	free(in);
 	/* the header section limit */
-	char *big = repeat("X-Filler: 0123456789012345678901234567890123456789012345678901234567890123456789\n",
-			   INTAKE_MAX_HEADER_BYTES / 80 + 10);
+	char *big = unit_repeat("X-Filler: 0123456789012345678901234567890123456789012345678901234567890123456789\n",
+				INTAKE_MAX_HEADER_BYTES / 80 + 10);
 	c.input = big;
 	r = run_case(&c, 65536, &out, &res, err, sizeof(err));
 	CHECK(r == EX_DATAERR && strstr(err, "header section"), "header limit: %d %s", r, err);
 	free(big);
 	/* a huge headerless body line costs no header memory and gets cut into QP */
-	char *huge = repeat(a2000, 1000); /* 2 MB, one line, no colon */
+	char *huge = unit_repeat(a2000, 1000); /* 2 MB, one line, no colon */
 	c.input = huge;
 	r = run_case(&c, 65536, &out, &res, err, sizeof(err));
 	CHECK(r == 0 && lines_ok(&out) && strstr(out.data, "Content-Transfer-Encoding: quoted-printable"),
@@ -463,7 +453,7 @@ static void write_error(void)
 		return;
 	}
 	struct intake *in = intake_new(&o, &w);
-	char *body = repeat("0123456789abcdef\n", 4096); /* more than the output buffer */
+	char *body = unit_repeat("0123456789abcdef\n", 4096); /* more than the output buffer */
 	int r = intake_feed(in, body, strlen(body), err, sizeof(err));
 	if (r == 0)
 		r = intake_finish(in, &res, err, sizeof(err));

@@ -7,6 +7,7 @@
 #define SEALPOST_UNIT_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int unit_failures;
@@ -27,6 +28,19 @@ static int unit_checks;
 #define CHECK_STR(got, want, name)                                               \
 	CHECK((got) && strcmp((got), (want)) == 0, "%s: got \"%s\", want \"%s\"", \
 	      (name), (got) ? (got) : "(null)", (want))
+
+/* s written times times over, NUL-terminated; the caller frees it. */
+static inline char *unit_repeat(const char *s, size_t times)
+{
+	size_t n = strlen(s);
+	char *r = malloc(n * times + 1);
+	if (!r)
+		abort();
+	for (size_t i = 0; i < times; i++)
+		memcpy(r + i * n, s, n);
+	r[n * times] = '\0';
+	return r;
+}
 
 static inline int unit_done(const char *what)
 {
