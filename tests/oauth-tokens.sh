@@ -112,6 +112,43 @@ transcript_tls_c2s | grep -qi '^AUTH' && fail "AUTH sent although no token mecha
 [ "$(oauth_stat token)" = "$b" ] || fail "a token was fetched although the server offers no token mechanism"
 ok "a server without XOAUTH2/OAUTHBEARER: deferred with the reason, no password mechanism tried, no token fetched"
 
+# -- --health names the token, not AUTH, when the token is the cause. The
+# server offers XOAUTH2 and refuses every token (none is "never-issued").
+start_smarthost --oauth-token never-issued
+cfg_smtp "$SMTP_PORT"
+run_health() { # STEP: the worker once, then --health into $T/health.out, exit in $hrc
+	"$SEALPOSTD" -C "$CONF" --once --flush 2> "$T/wh.log" || fail "$1: worker: $(cat "$T/wh.log")"
+	grep -q 'status=deferred' "$T/wh.log" || fail "$1: not deferred: $(cat "$T/wh.log")"
+	if "$SEALPOSTD" -C "$CONF" --health > "$T/health.out" 2>&1; then hrc=0; else hrc=$?; fi
+}
+fresh_token() { # a cached access token, then the endpoint in scenario $1
+	oauth_ctl scenario=ok
+	rm -rf "$TOK"
+	"$HELPER" -C "$CONF" token pf > /dev/null || fail "fresh_token: no token"
+	oauth_ctl scenario="$1"
+}
+rm -rf "$TOK"
+oauth_ctl scenario=invalid_grant
+run_health "no token"
+[ "$hrc" = 1 ] && grep -q '^CRITICAL: relay pf (127.0.0.1): OAuth token refused at .*invalid_grant.*run sealpostd --oauth-login pf' "$T/health.out" ||
+	fail "invalid_grant at the first request: --health exit $hrc: $(cat "$T/health.out")"
+fresh_token invalid_grant
+run_health "refused, then invalid_grant"
+transcript_events | grep -q 'auth-failure' || fail "the server was not offered the cached token"
+[ "$hrc" = 1 ] && grep -q '^CRITICAL: relay pf (127.0.0.1): OAuth token refused at .*invalid_grant.*run sealpostd --oauth-login pf (after the server refused the cached token: .*535' "$T/health.out" ||
+	fail "a refused token, refresh refused: --health exit $hrc: $(cat "$T/health.out")"
+fresh_token unavailable
+run_health "refused, then the endpoint down"
+[ "$hrc" = 0 ] && grep -q '^OK: ' "$T/health.out" ||
+	fail "a refused token, token endpoint down (retried by itself): --health exit $hrc: $(cat "$T/health.out")"
+grep -q '^relay pf .* transient OAuth token for relay pf: the token endpoint is unavailable' "$SPOOL/state/metrics" || fail "endpoint down: not transient: $(cat "$SPOOL/state/metrics")"
+fresh_token ok
+run_health "refused with a new token too"
+[ "$hrc" = 1 ] && grep -q '^CRITICAL: relay pf (127.0.0.1): AUTH refused at .*also with a newly refreshed token' "$T/health.out" ||
+	fail "refused with a refreshed token: --health exit $hrc: $(cat "$T/health.out")"
+oauth_ctl scenario=ok
+ok "--health: invalid_grant (first, or after the server refused the cached token) is 'OAuth token refused' with what to run; the token endpoint down is temporary; a new token refused too is 'AUTH refused'"
+
 # -- refresh_token: rotation saved before use
 cfg refresh_token
 seed rt-initial

@@ -20,6 +20,9 @@ CLI (the contract other tests rely on):
       [--maildir DIR]                   delivered messages
       [--auth USER:PASS]                AUTH PLAIN/LOGIN credentials; when given,
                                         MAIL needs AUTH (530 5.7.0 otherwise)
+      [--oauth-token TOKEN]             also offer AUTH XOAUTH2 (after TLS): the
+                                        bearer token TOKEN is accepted, any
+                                        other gets 535 5.7.8; MAIL needs AUTH
       [--no-ext NAME]...                drop an EHLO keyword (PIPELINING, SIZE,
                                         8BITMIME, DSN, SMTPUTF8, STARTTLS, AUTH,
                                         ENHANCEDSTATUSCODES)
@@ -443,9 +446,10 @@ class Session:
             return []
         if not self.tls:
             return ["PLAIN", "LOGIN"] if self.sc(*AUTH_BEFORE_TLS) else []
+        token = ["XOAUTH2"] if self.o.oauth_token else []
         if self.sc("auth-before-tls-only") or not self.o.auth:
-            return []
-        return ["PLAIN"] if self.sc("caps-after-tls") else ["PLAIN", "LOGIN"]
+            return token
+        return (["PLAIN"] if self.sc("caps-after-tls") else ["PLAIN", "LOGIN"]) + token
 
     def size_limit(self):
         if self.sc("caps-after-tls"):
@@ -472,7 +476,7 @@ class Session:
                 and not self.sc(*CLEARTEXT_SCENARIOS))
 
     def auth_required(self):
-        if not self.o.auth or self.auth_user:
+        if not (self.o.auth or self.o.oauth_token) or self.auth_user:
             return False
         return not (self.tls and self.sc("auth-before-tls-only"))
 
@@ -609,7 +613,9 @@ class Session:
             self.reply("504 5.5.4 Unrecognized authentication type")
             return
         try:
-            if mech == "PLAIN":
+            if mech == "XOAUTH2":
+                user, pw = self.auth_xoauth2(parts[1] if len(parts) > 1 else None)
+            elif mech == "PLAIN":
                 user, pw = self.auth_plain(parts[1] if len(parts) > 1 else None)
             else:
                 user, pw = self.auth_login(parts[1] if len(parts) > 1 else None)
@@ -617,7 +623,11 @@ class Session:
             self.reply("501 5.5.2 %s" % e)
             return
         want_user, _, want_pw = (self.o.auth or "").partition(":")
-        if self.o.auth and user == want_user and pw == want_pw:
+        if mech == "XOAUTH2":
+            ok = pw == self.o.oauth_token
+        else:
+            ok = self.o.auth and user == want_user and pw == want_pw
+        if ok:
             self.auth_user = user
             self.log("event", "auth-success " + user)
             self.reply("235 2.7.0 Authentication successful")
@@ -650,6 +660,14 @@ class Session:
         if len(fields) != 3:
             raise ValueError("Invalid PLAIN response")
         return fields[1], fields[2]
+
+    def auth_xoauth2(self, initial):
+        """"user=U^Aauth=Bearer T^A^A": (U, T)."""
+        data = self.b64(initial.encode()) if initial else self.auth_response("")
+        fields = dict(f.split("=", 1) for f in data.split("\1") if "=" in f)
+        if "user" not in fields or not fields.get("auth", "").startswith("Bearer "):
+            raise ValueError("Invalid XOAUTH2 response")
+        return fields["user"], fields["auth"][len("Bearer "):]
 
     def auth_login(self, initial):
         user = self.b64(initial.encode()) if initial else \
@@ -935,6 +953,7 @@ def parse_args(argv):
     p.add_argument("--no-data-transcript", action="store_true")
     p.add_argument("--maildir")
     p.add_argument("--auth")
+    p.add_argument("--oauth-token")
     p.add_argument("--no-ext", action="append", default=[])
     p.add_argument("--size", type=int, default=DEFAULT_SIZE)
     p.add_argument("--max-connections", type=int, default=100)

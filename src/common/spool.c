@@ -664,27 +664,49 @@ static bool older_than(int dfd, const char *name, time_t limit)
 	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime < limit;
 }
 
+/* relays/NAME.x.tmp.PID (relay_gate.c's write_state): no live file there
+ * ends in ".tmp." and digits (their suffixes are .lock, .backoff, .sent
+ * and .conn.K), so the name alone tells a leftover from the state. */
+static bool relay_tmp_name(const char *name)
+{
+	const char *t = NULL;
+	for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp."))
+		t = p;
+	if (!t || t == name || !t[5])
+		return false;
+	return strspn(t + 5, "0123456789") == strlen(t + 5);
+}
+
+/* Unlink the entries of spool_dir/sub older than limit that pick()
+ * accepts (pick NULL: every entry but dot files). */
+static void remove_old(const char *spool_dir, const char *sub, time_t limit, bool (*pick)(const char *))
+{
+	char *path = xasprintf("%s/%s", spool_dir, sub);
+	DIR *d = opendir(path);
+	free(path);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || (pick && !pick(de->d_name)))
+			continue;
+		if (older_than(dirfd(d), de->d_name, limit))
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 void spool_cleanup(const char *spool_dir, unsigned max_age)
 {
 	time_t limit = time(NULL) - (time_t)max_age;
-	char *tmpdir = xasprintf("%s/tmp", spool_dir);
-	DIR *d = opendir(tmpdir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			if (older_than(dirfd(d), de->d_name, limit))
-				unlinkat(dirfd(d), de->d_name, 0);
-		}
-		closedir(d);
-	}
-	free(tmpdir);
+	remove_old(spool_dir, "tmp", limit, NULL);
+	/* a worker that died between writing and renaming a relay's state */
+	remove_old(spool_dir, "relays", limit, relay_tmp_name);
 
 	/* an orphan .msg: a crash between the two renames of an intake, or
 	 * between the two unlinks of a removal; never exited 0 to a caller */
 	char *qdir = xasprintf("%s/queue", spool_dir);
-	d = opendir(qdir);
+	DIR *d = opendir(qdir);
 	if (d) {
 		struct dirent *de;
 		while ((de = readdir(d)) != NULL) {

@@ -136,7 +136,8 @@ int spool_remove_entry(const char *spool_dir, struct spool_entry *e);
 void spool_close_entry(struct spool_entry *e);
 /* Move a damaged message aside into corrupt/ and log why. */
 void spool_quarantine(const char *spool_dir, const char *id, const char *why);
-/* Remove tmp files and orphan .msg files older than max_age seconds. */
+/* Remove tmp files, orphan .msg files and relays/'s leftover temporary
+ * files older than max_age seconds. */
 void spool_cleanup(const char *spool_dir, unsigned max_age);
 /* Create the spool subdirectories if missing (worker, installer). */
 int spool_ensure_dirs(const char *spool_dir, char *err, size_t errlen);

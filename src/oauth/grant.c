@@ -161,8 +161,7 @@ enum oauth_class token_request(const struct relay_ctx *rc, struct form *f, bool 
 		c = classify_error(rc, json_str(j, "error"), json_str(j, "error_description"), status, err,
 				   errlen);
 	}
-	if (j)
-		json_object_put(j);
+	json_put_wiped(j); /* the tokens in json-c's copies */
 	return c;
 }
 

@@ -15,6 +15,7 @@
 #include "util.h"
 
 #include <curl/curl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,7 @@ enum http_fail http_post_form(const char *url, const char *ca_file, const struct
 		json_object *o = tok ? json_tokener_parse_ex(tok, body.data, (int)body.len) : NULL;
 		if (o && (json_tokener_get_error(tok) != json_tokener_success ||
 			  !json_object_is_type(o, json_type_object))) {
-			json_object_put(o);
+			json_put_wiped(o);
 			o = NULL;
 		}
 		if (tok)
@@ -161,6 +162,35 @@ enum http_fail http_post_form(const char *url, const char *ca_file, const struct
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(c);
 	return rc;
+}
+
+/* Zero every string under o in place. json-c hands out const pointers to
+ * its own copies; writing through them is safe here because we own the
+ * only reference and free it right after. Keys are not secret. */
+static void wipe_strings(json_object *o)
+{
+	if (json_object_is_type(o, json_type_string)) {
+		char *s = (char *)(uintptr_t)json_object_get_string(o); /* our copy, about to be freed */
+		explicit_zero(s, (size_t)json_object_get_string_len(o));
+	} else if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, key, v)
+		{
+			(void)key;
+			if (v)
+				wipe_strings(v);
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			wipe_strings(json_object_array_get_idx(o, i));
+	}
+}
+
+void json_put_wiped(json_object *o)
+{
+	if (!o)
+		return;
+	wipe_strings(o);
+	json_object_put(o);
 }
 
 const char *json_str(json_object *o, const char *key)

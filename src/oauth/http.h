@@ -36,6 +36,8 @@ enum http_fail http_post_form(const char *url, const char *ca_file, const struct
 			      unsigned timeout_s, long *status, json_object **json,
 			      char *err, size_t errlen);
 
+/* Release a parsed answer, its strings (tokens, codes) zeroed first. */
+void json_put_wiped(json_object *o);
 /* A JSON member as a string (NULL when absent or not a string). */
 const char *json_str(json_object *o, const char *key);
 /* A JSON member as a non-negative integer (a number or a numeric string,

@@ -119,14 +119,13 @@ static int device_flow(struct relay_ctx *rc)
 		snprintf(e, sizeof(e), "%s", json_str(j, "error") ? json_str(j, "error") : "");
 		fprintf(stderr, "sealpostd: device authorization refused (HTTP %ld%s%.60s)\n", status,
 			e[0] ? ", " : "", e);
-		if (j)
-			json_object_put(j);
+		json_put_wiped(j);
 		return EX_UNAVAILABLE;
 	}
 	char *device_code = xstrdup(dc);
 	printf("To sign in relay %s, open %.300s\nand enter the code %.40s\n", rc->relay->name, uri, uc);
 	fflush(stdout);
-	json_object_put(j);
+	json_put_wiped(j); /* the device code */
 	if (interval < 1 || interval > 60)
 		interval = 5;
 	if (life < 1 || life > DEVICE_MAX_WAIT_S)

@@ -383,7 +383,7 @@ int auth_oauth(struct netconn *c, const struct sp_config *cfg, const struct sp_r
 	struct oauth_lease lease;
 	int got = oauth_get_token(cfg, relay, NULL, &lease, err, errlen);
 	if (got < 0) /* an endpoint that is down is a connection failure, not a refusal */
-		return got == -2 ? LOCAL_CONNECT : LOCAL_AUTH;
+		return got == -2 ? LOCAL_CONNECT : LOCAL_OAUTH_TOKEN;
 	int r = auth_run(c, mech, relay, lease.token, net_deadline(cfg->timeouts.command), last, err, errlen);
 	if (r == LOCAL_AUTH && last->code >= 500) {
 		/* refused: the token may have been revoked or expired early;
@@ -392,10 +392,14 @@ int auth_oauth(struct netconn *c, const struct sp_config *cfg, const struct sp_r
 		char first[400];
 		snprintf(first, sizeof(first), "%s", err);
 		struct oauth_lease fresh;
-		if (oauth_get_token(cfg, relay, &lease, &fresh, err, errlen) < 0) {
+		int again = oauth_get_token(cfg, relay, &lease, &fresh, err, errlen);
+		if (again < 0) {
+			/* the cause is the token, not the server's refusal: it
+			 * goes first (--health shows a reason cut to 300 bytes) */
 			char why[512];
 			snprintf(why, sizeof(why), "%s", err);
-			set_err(err, errlen, "%s; %s", first, why);
+			set_err(err, errlen, "%s (after the server refused the cached token: %s)", why, first);
+			r = again == -2 ? LOCAL_CONNECT : LOCAL_OAUTH_TOKEN;
 		} else {
 			log_msg(LOG_INFO, "relay %s: %s; retrying once with a new token", relay->name, first);
 			r = auth_run(c, mech, relay, fresh.token, net_deadline(cfg->timeouts.command), last, err, errlen);

@@ -67,8 +67,9 @@ int auth_run(struct netconn *c, unsigned mech, const struct sp_relay *relay, con
  * AUTH with the relay's OAuth access token (relay->oauth2): a token from
  * the cache or the helper; when the server refuses it, one refresh and
  * one retry on the same connection (SPEC section 7). Returns like
- * auth_run; a token that cannot be had is LOCAL_AUTH (refused: a person
- * must act) or LOCAL_CONNECT (the token endpoint is down), with err saying
+ * auth_run; a token that cannot be had, first or after a refusal, is
+ * LOCAL_OAUTH_TOKEN (a person must act: --health says "OAuth token") or
+ * LOCAL_CONNECT (the token endpoint is down), with err saying
  * what failed and what to run; never a bounce (both are temporary).
  */
 int auth_oauth(struct netconn *c, const struct sp_config *cfg, const struct sp_relay *relay,

@@ -95,7 +95,9 @@ enum ops_class opslog_classify(const struct smtp_failure *f)
 	case LOCAL_TLS_VERIFY: return OPS_CERTIFICATE;
 	case LOCAL_CONFIG: return OPS_CONFIG;
 	case LOCAL_AUTH: return OPS_AUTH;
-	default: break;
+	case LOCAL_OAUTH_TOKEN: return OPS_TOKEN;
+	case LOCAL_NONE: break;
+	default: return OPS_TRANSIENT; /* also a token endpoint down after a 535 */
 	}
 	/* 535 and the like; a 454 at AUTH is temporary (RFC 4954) */
 	if (f->stage == STAGE_AUTH && f->code >= 500)

@@ -29,6 +29,7 @@ static const char *local_status(enum local_error e)
 	case LOCAL_TLS_VERIFY: return "4.7.5";
 	case LOCAL_NO_STARTTLS: return "4.7.4";
 	case LOCAL_AUTH: return "4.7.8";
+	case LOCAL_OAUTH_TOKEN: return "4.7.8";
 	case LOCAL_CONFIG: return "4.3.5";
 	case LOCAL_IO: return "4.3.0";
 	case LOCAL_NEED_SMTPUTF8: return "5.6.7";

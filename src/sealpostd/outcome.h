@@ -37,6 +37,8 @@ enum local_error {
 	LOCAL_TLS_VERIFY,     /* certificate or pin not accepted */
 	LOCAL_NO_STARTTLS,    /* not offered or refused */
 	LOCAL_AUTH,           /* no mechanism, no password, rejected */
+	LOCAL_OAUTH_TOKEN,    /* no OAuth token to be had: a person must act
+			       * (invalid_grant, client refused, no helper) */
 	LOCAL_CONFIG,         /* trust store missing, bad priority string */
 	LOCAL_IO,             /* reading the spooled message failed */
 	LOCAL_NEED_SMTPUTF8,  /* message needs SMTPUTF8, server lacks it */

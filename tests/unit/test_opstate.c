@@ -146,6 +146,8 @@ static void test_classify(void)
 		{ "454 at AUTH is temporary", STAGE_AUTH, 454, LOCAL_NONE, OPS_TRANSIENT },
 		{ "no mechanism", STAGE_AUTH, 0, LOCAL_AUTH, OPS_AUTH },
 		{ "password file", STAGE_AUTH, 0, LOCAL_CONFIG, OPS_CONFIG },
+		{ "no OAuth token", STAGE_AUTH, 0, LOCAL_OAUTH_TOKEN, OPS_TOKEN },
+		{ "535, then the token endpoint down", STAGE_AUTH, 535, LOCAL_CONNECT, OPS_TRANSIENT },
 		{ "connection refused", STAGE_CONNECT, 0, LOCAL_CONNECT, OPS_TRANSIENT },
 		{ "timeout", STAGE_GREETING, 0, LOCAL_TIMEOUT, OPS_TRANSIENT },
 		{ "STARTTLS missing", STAGE_STARTTLS, 0, LOCAL_NO_STARTTLS, OPS_TRANSIENT },

@@ -155,6 +155,44 @@ static void queue_one(const char *dir, const char *body, char id[SPOOL_ID_LEN + 
 	envelope_free(&e);
 }
 
+static char *touch(const char *dir, const char *name, bool old)
+{
+	char *p = xasprintf("%s/relays/%s", dir, name);
+	close(open(p, O_CREAT | O_WRONLY, 0660));
+	struct utimbuf t = { 1000, 1000 };
+	if (old)
+		utime(p, &t);
+	return p;
+}
+
+/* relays/: a worker's stale NAME.x.tmp.PID goes; the state, the locks and
+ * the slots stay however old they are (also for relays named "*.tmp*"). */
+static void test_cleanup_relays(const char *dir)
+{
+	char *rd = xasprintf("%s/relays", dir);
+	CHECK(mkdir(rd, 0770) == 0, "mkdir relays");
+	const char *gone[] = { "r.backoff.tmp.4242", "r.sent.tmp.7", "a.tmp.sent.tmp.12" };
+	const char *kept[] = { "r.backoff", "r.sent", "r.lock", "r.conn.0", "a.tmp.lock",
+			       "a.tmp.conn.3", "b.tmp.5.lock", "c.tmp.", "d.tmp.x1" };
+	char *g[3], *k[9], *fresh = touch(dir, "r.sent.tmp.99", false);
+	for (size_t i = 0; i < 3; i++)
+		g[i] = touch(dir, gone[i], true);
+	for (size_t i = 0; i < 9; i++)
+		k[i] = touch(dir, kept[i], true);
+	spool_cleanup(dir, 3600);
+	for (size_t i = 0; i < 3; i++) {
+		CHECK(access(g[i], F_OK) != 0, "stale %s removed", gone[i]);
+		free(g[i]);
+	}
+	for (size_t i = 0; i < 9; i++) {
+		CHECK(access(k[i], F_OK) == 0, "%s kept", kept[i]);
+		free(k[i]);
+	}
+	CHECK(access(fresh, F_OK) == 0, "fresh relay tmp kept");
+	free(fresh);
+	free(rd);
+}
+
 static void test_spool_ops(void)
 {
 	char dir[] = "/tmp/sealpost-unit-XXXXXX";
@@ -240,6 +278,7 @@ static void test_spool_ops(void)
 	CHECK(access(orphan, F_OK) != 0, "orphan removed");
 	CHECK(access(stale, F_OK) != 0, "stale tmp removed");
 	CHECK(access(fresh, F_OK) == 0, "fresh tmp kept");
+	test_cleanup_relays(dir);
 
 	char *cmd = xasprintf("rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0, "cleanup");
