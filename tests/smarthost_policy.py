@@ -1,9 +1,9 @@
 """tests/smarthost_policy.py - provider send-as rules for tests/smarthost.py.
 
-Imported by smarthost.py (kept apart: that file is long, and each rule here
-is a provider's, with its source). Python 3 standard library only; the
-message is hostile input: parsing never raises, and anything unreadable is
-refused like the provider would.
+Imported by smarthost_mail.py (kept apart: each rule here is a provider's,
+with its source). Python 3 standard library only; the message is hostile
+input: parsing never raises, and anything unreadable is refused like the
+provider would.
 
 Scenarios:
   send-as    Microsoft 365 (Exchange Online) SMTP AUTH submission: the
