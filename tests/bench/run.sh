@@ -23,7 +23,7 @@
 # strace with apt-get when they are missing. Exit 77 when it cannot run.
 # Takes about 15 minutes on 2 cores (6 of them the peers, nullmailer's
 # 7 msg/s above all; 1-2 the system install's private build); --quick
-# (smaller counts) about 7.
+# (smaller counts) about 6.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${top_srcdir:=$(cd "$here/../.." && pwd)}"
