@@ -5,7 +5,8 @@
 # Message-ID at the smarthost); the lock of a worker killed with SIGKILL
 # mid-delivery does not block its message, neither for a one-shot worker
 # nor inside the daemon, whose killed child's message is delivered by
-# another. `--id` waits for a message another worker holds, then tries
+# another; a one-shot run killed alone leaves no worker delivering
+# unsupervised beyond its current message. `--id` waits for a message another worker holds, then tries
 # it itself. The run time of the 500-message case is printed.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/lib-smarthost.sh"
@@ -54,18 +55,28 @@ many_workers_exactly_once() {
 	echo "# $N messages, 1 daemon + 4 --once runs (concurrency 4 each): all delivered exactly once in $_ms ms by $_who worker processes" >&2
 }
 
+# Start `sealpostd --once` on the queue (a smarthost answering slowly) and
+# wait for its MAIL line: ONCE_PID is the run, ONCE_KIDS its worker(s).
+once_mid_delivery() {
+	"$SEALPOSTD" -C "$CONF" --once 2>>"$WLOG" &
+	ONCE_PID=$!
+	case_owns "$ONCE_PID"
+	_n=200
+	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.02; _n=$((_n - 1)); done
+	ONCE_KIDS=$(pgrep -P "$ONCE_PID")
+	[ -n "$ONCE_KIDS" ] || fail "no worker child of the one-shot run"
+}
+
 killed_oneshot() {
 	wcase killed-once
 	start_smarthost --scenario slow
 	wconf "$(relay_conf main "$SMTP_PORT")"
 	numbered 1 | enqueue "$A" "$B" >/dev/null
-	"$SEALPOSTD" -C "$CONF" --once 2>>"$WLOG" &
-	_wpid=$!
-	case_owns "$!"
-	_n=200
-	while ! transcript_tls_c2s | grep -q '^MAIL' && [ $_n -gt 0 ]; do sleep 0.02; _n=$((_n - 1)); done
-	kill -KILL "$_wpid"
-	wait "$_wpid" 2>/dev/null || true
+	once_mid_delivery
+	# the one-shot run and the worker that holds the message, both at once
+	# (as systemd's SIGKILL of the unit): the lock dies with its holder
+	kill -KILL "$ONCE_PID" $ONCE_KIDS
+	wait "$ONCE_PID" 2>/dev/null || true
 	[ "$(queued_count)" = 1 ] || fail "the killed worker's message is not queued"
 	_t0=$(date +%s%N)
 	run_worker --flush
@@ -74,6 +85,28 @@ killed_oneshot() {
 	[ "$(queued_count)" = 0 ] || fail "still queued"
 	[ "$(transcript_events | grep -c '^delivered')" = 1 ] || fail "delivered more than once"
 	echo "# message of a SIGKILLed worker delivered by the next run after $_ms ms" >&2
+}
+
+# The one-shot run alone killed outright: its worker finishes the message
+# it is sending, stops (it is not left delivering a whole batch
+# unsupervised) and leaves the rest to the next run.
+killed_oneshot_parent() {
+	wcase killed-parent
+	start_smarthost --scenario slow
+	wconf "$(relay_conf main "$SMTP_PORT")"
+	for _i in 1 2 3; do numbered $_i | enqueue "$A" "$B" >/dev/null; done
+	once_mid_delivery
+	kill -KILL "$ONCE_PID"
+	wait "$ONCE_PID" 2>/dev/null || true
+	_n=600
+	while kill -0 $ONCE_KIDS 2>/dev/null && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
+	kill -0 $ONCE_KIDS 2>/dev/null && fail "the orphaned worker is still running"
+	[ "$(delivered_count)" = 1 ] || fail "the orphaned worker delivered $(delivered_count) messages, want 1"
+	[ "$(queued_count)" = 2 ] || fail "$(queued_count) queued after the orphan stopped, want 2"
+	run_worker
+	wait_delivered 3 10 || fail "the rest was not delivered: $(cat "$WLOG")"
+	[ "$(queued_count)" = 0 ] || fail "still queued"
+	[ "$(transcript_events | grep -c '^delivered')" = 3 ] || fail "not delivered exactly once each"
 }
 
 killed_daemon_child() {
@@ -134,4 +167,4 @@ id_waits_for_busy() {
 	[ "$(transcript_events | grep -c '^delivered')" = 1 ] || fail "delivered more than once"
 }
 
-run_cases many_workers_exactly_once killed_oneshot killed_daemon_child id_waits_for_busy
+run_cases many_workers_exactly_once killed_oneshot killed_oneshot_parent killed_daemon_child id_waits_for_busy

@@ -59,10 +59,10 @@ EXTRA_DIST += tests/worker-lib.sh tests/worker-tls.sh tests/worker-smtp.sh \
 # queue control, locking. queue-dsn.py checks a DSN's RFC 3464 structure.
 TESTS += tests/queue-bounce.sh tests/queue-retry.sh tests/queue-daemon.sh tests/queue-control.sh \
 	tests/queue-pickup.sh tests/queue-socket.sh tests/queue-throttle.sh tests/queue-limits.sh \
-	tests/queue-locking.sh tests/queue-container.sh
+	tests/queue-locking.sh tests/queue-container.sh tests/queue-scheduler.sh
 EXTRA_DIST += tests/queue-bounce.sh tests/queue-dsn.py tests/queue-retry.sh tests/queue-daemon.sh \
 	tests/queue-throttle.sh tests/queue-limits.sh tests/queue-pickup.sh tests/queue-socket.sh \
-	tests/queue-control.sh tests/queue-locking.sh tests/queue-container.sh
+	tests/queue-control.sh tests/queue-locking.sh tests/queue-container.sh tests/queue-scheduler.sh
 # bounces that used to be lost, against a real Postfix (issue 15)
 TESTS += tests/queue-bounce-postfix.sh
 EXTRA_DIST += tests/queue-bounce-postfix.sh

@@ -3,7 +3,8 @@
  * exclusive flock on spool_dir/sealpostd.lock, which the front end checks
  * before starting a one-shot worker), new messages picked up at once
  * through inotify on spool_dir/queue, deferred ones when they fall due,
- * delivered by up to queue.concurrency worker children; SIGTERM/SIGINT
+ * delivered by up to queue.concurrency worker children (scheduler.h, the
+ * same scheduling as sealpostd --once); SIGTERM/SIGINT
  * let every child finish its current message and stop (each message ends
  * delivered or still queued), SIGHUP reloads the config (a bad one is
  * reported and the old one kept). The lock file, and the --pid-file when

@@ -27,6 +27,7 @@ src_sealpostd_libworker_a_SOURCES = \
 	src/sealpostd/bounce.c src/sealpostd/bounce.h \
 	src/sealpostd/idlist.c src/sealpostd/idlist.h \
 	src/sealpostd/queue_run.c src/sealpostd/queue_run.h \
+	src/sealpostd/scheduler.c src/sealpostd/scheduler.h \
 	src/sealpostd/daemon.c src/sealpostd/daemon.h \
 	src/sealpostd/probe.c src/sealpostd/probe.h \
 	src/sealpostd/privdrop.c src/sealpostd/privdrop.h \

@@ -1,9 +1,9 @@
 /*
- * queue_run.c - one pass over the spool (see queue_run.h). Concurrency is
- * by fork: each child takes every k-th due message and keeps its own
- * connections, so messages for one relay share a connection per child.
- * The per-message flock (spool.c) guarantees no message is delivered
- * twice at once, also against other workers and daemons on the spool.
+ * queue_run.c - one pass over the spool (see queue_run.h), and the
+ * delivery of a list of queue ids in one worker process. Which message
+ * goes to which worker is scheduler.c's decision, as in the daemon. The
+ * per-message flock (spool.c) guarantees no message is delivered twice at
+ * once, also against other workers and daemons on the spool.
  */
 #include "config.h"
 
@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "opslog.h"
 #include "relay.h"
+#include "scheduler.h"
 #include "spool.h"
 #include "util.h"
 
@@ -28,44 +29,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#define MAX_WORKERS 64
-#define MESSAGES_PER_WORKER 8
 #define TMP_MAX_AGE 3600 /* seconds before a leftover tmp/ file is removed */
-
-struct scan {
-	const struct sp_config *cfg;
-	time_t now;
-	bool flush;
-	struct idlist due;
-	time_t next_due;
-};
-
-/* Collect the due messages (read without locking: only a hint; the
- * decision is taken again under the lock). */
-static int scan_one(const char *id, void *ctx)
-{
-	struct scan *sc = ctx;
-	struct envelope env;
-	envelope_init(&env);
-	if (spool_read_envelope(sc->cfg->spool_dir, id, &env, NULL, 0) < 0)
-		return 0; /* gone, or damaged: the locked open moves it aside */
-	if (deliver_is_due_cfg(sc->cfg, &env, sc->now, sc->flush))
-		idlist_add(&sc->due, id);
-	time_t expiry = deliver_expiry(sc->cfg, &env); /* held or not: wake for it */
-	if (expiry && (sc->next_due == 0 || expiry < sc->next_due))
-		sc->next_due = expiry;
-	if (!(env.flags & ENV_HELD))
-		for (size_t i = 0; i < env.nrcpts; i++) {
-			const struct spool_rcpt *r = &env.rcpts[i];
-			if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
-				continue;
-			time_t t = r->state == RCPT_PENDING ? sc->now : r->next_attempt;
-			if (sc->next_due == 0 || t < sc->next_due)
-				sc->next_due = t;
-		}
-	envelope_free(&env);
-	return 0;
-}
 
 /*
  * --id with --lock-fd: the front end (-odi) locked queue/ID.msg right
@@ -150,24 +114,23 @@ static int deliver_one(const struct sp_config *cfg, const struct run_options *o,
 	return deliver_entry(pool, cfg->spool_dir, &e, flush, stats);
 }
 
-int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, char (*ids)[SPOOL_ID_LEN + 1], size_t n,
-		      size_t start, size_t step)
+int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, char (*ids)[SPOOL_ID_LEN + 1], size_t n)
 {
 	struct relay_pool pool;
 	relay_pool_init(&pool, cfg, o->trace);
-	int status = queue_deliver_ids_on(cfg, o, &pool, ids, n, start, step);
+	int status = queue_deliver_ids_on(cfg, o, &pool, ids, n);
 	relay_pool_close(&pool);
 	return status;
 }
 
 int queue_deliver_ids_on(const struct sp_config *cfg, const struct run_options *o, struct relay_pool *pool,
-			 char (*ids)[SPOOL_ID_LEN + 1], size_t n, size_t start, size_t step)
+			 char (*ids)[SPOOL_ID_LEN + 1], size_t n)
 {
 	struct deliver_stats stats = { 0 };
 	relay_pool_new_run(pool);
 	int status = o->only_id ? EX_TEMPFAIL : 0;
 	bool spool_trouble = false, stopped = false;
-	for (size_t i = start; i < n; i += step) {
+	for (size_t i = 0; i < n; i++) {
 		if (o->stop && *o->stop) {
 			stopped = true;
 			break;
@@ -199,45 +162,31 @@ int queue_deliver_ids_on(const struct sp_config *cfg, const struct run_options *
 	return spool_trouble && !o->only_id ? EX_CANTCREAT : status;
 }
 
-static int run_children(const struct sp_config *cfg, const struct run_options *o, const struct idlist *l,
-			size_t nworkers)
+/* Every due message, through the scheduler's workers (as in the daemon):
+ * one scan, then batches until nothing is waiting or a stop. */
+static int run_workers(const struct sp_config *cfg, const struct run_options *o)
 {
-	pid_t pids[MAX_WORKERS];
-	size_t started = 0;
-	for (size_t k = 0; k < nworkers; k++) {
-		pid_t pid = fork();
-		if (pid < 0) {
-			log_msg(LOG_WARNING, "fork: %s; continuing with %zu worker(s)", strerror(errno), started);
+	struct sched_options so = { .one_pass = true, .flush = o->flush, .trace = o->trace, .stop = o->stop };
+	struct scheduler *s = sched_new(cfg, &so);
+	if (sched_scan(s) < 0) {
+		log_msg(LOG_ERR, "cannot list the spool %s/queue: %s", cfg->spool_dir, strerror(errno));
+		sched_free(s, false);
+		return EX_CANTCREAT; /* the spool is not usable: sealpostd(8) says 73 */
+	}
+	while (!*o->stop && sched_busy(s)) {
+		sched_dispatch(s);
+		sched_reap(s);
+		if (!sched_busy(s))
+			break;
+		if (sched_workers(s) == 0) {
+			log_msg(LOG_ERR, "no worker could be started: the messages stay queued");
 			break;
 		}
-		if (pid == 0) {
-			int st = queue_deliver_ids(cfg, o, l->ids, l->n, k, nworkers);
-			log_close();
-			_exit(st == EX_CANTCREAT ? EX_CANTCREAT : 0);
-		}
-		pids[started++] = pid;
+		sched_wait(s, NULL, 0, UINT64_MAX);
 	}
-	if (started == 0)
-		return queue_deliver_ids(cfg, o, l->ids, l->n, 0, 1);
-	int result = 0;
-	bool forwarded = false;
-	for (size_t k = 0; k < started; k++) {
-		int st;
-		while (waitpid(pids[k], &st, 0) < 0) {
-			if (errno != EINTR) {
-				st = 0;
-				break;
-			}
-			if (o->stop && *o->stop && !forwarded) {
-				for (size_t m = 0; m < started; m++)
-					kill(pids[m], SIGTERM);
-				forwarded = true;
-			}
-		}
-		if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CANTCREAT)
-			result = EX_CANTCREAT;
-	}
-	return result;
+	if (*o->stop)
+		log_msg(LOG_NOTICE, "stopping: the remaining messages stay queued");
+	return sched_free(s, *o->stop);
 }
 
 int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_status)
@@ -260,7 +209,7 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 		envelope_init(&env);
 		bool present = spool_read_envelope(cfg->spool_dir, o->only_id, &env, NULL, 0) == 0;
 		envelope_free(&env);
-		int st = present ? queue_deliver_ids(cfg, o, one.ids, one.n, 0, 1) : 0;
+		int st = present ? queue_deliver_ids(cfg, o, one.ids, one.n) : 0;
 		free(one.ids);
 		metrics_write(cfg);
 		if (id_status)
@@ -268,45 +217,7 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 		return st == EX_CANTCREAT ? EX_CANTCREAT : 0;
 	}
 
-	struct scan sc = { .cfg = cfg, .now = time(NULL), .flush = o->flush };
-	if (spool_list(cfg->spool_dir, scan_one, &sc) < 0) {
-		log_msg(LOG_ERR, "cannot list the spool %s/queue: %s", cfg->spool_dir, strerror(errno));
-		free(sc.due.ids);
-		return EX_CANTCREAT; /* the spool is not usable: sealpostd(8) says 73 */
-	}
-	int result = 0;
-	if (sc.due.n > 0) {
-		/* a reused connection beats a new handshake for a few messages:
-		 * one more worker per MESSAGES_PER_WORKER due messages */
-		size_t nworkers = cfg->queue.concurrency ? cfg->queue.concurrency : 1;
-		if (nworkers > MAX_WORKERS)
-			nworkers = MAX_WORKERS;
-		if (nworkers > (sc.due.n + MESSAGES_PER_WORKER - 1) / MESSAGES_PER_WORKER)
-			nworkers = (sc.due.n + MESSAGES_PER_WORKER - 1) / MESSAGES_PER_WORKER;
-		if (nworkers <= 1) {
-			result = queue_deliver_ids(cfg, o, sc.due.ids, sc.due.n, 0, 1);
-		} else {
-			result = run_children(cfg, o, &sc.due, nworkers);
-		}
-	}
-	free(sc.due.ids);
+	int result = run_workers(cfg, o);
 	metrics_write(cfg); /* the one-shot worker keeps metrics_file current too */
 	return result == EX_CANTCREAT ? EX_CANTCREAT : 0;
-}
-
-int queue_scan(const struct sp_config *cfg, time_t now, bool flush, struct idlist *due, time_t *next_due)
-{
-	struct scan sc = { .cfg = cfg, .now = now, .flush = flush };
-	int r = spool_list(cfg->spool_dir, scan_one, &sc);
-	*due = sc.due;
-	*next_due = sc.next_due;
-	return r;
-}
-
-time_t queue_next_due(const struct sp_config *cfg)
-{
-	struct scan sc = { .cfg = cfg, .now = time(NULL), .flush = false };
-	(void)spool_list(cfg->spool_dir, scan_one, &sc);
-	free(sc.due.ids);
-	return sc.next_due;
 }

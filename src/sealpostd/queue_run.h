@@ -1,8 +1,9 @@
 /*
- * queue_run.h - one pass over the spool (sealpostd --once, and each wake-up
- * of the daemon): clean up, list the messages that are due, lock and
- * deliver each, up to queue.concurrency worker processes at once, each
- * with its own relay connections. Runs as the worker's user.
+ * queue_run.h - one pass over the spool (sealpostd --once, sealpost -q):
+ * clean up, then every due message through the scheduler's workers
+ * (scheduler.h, the daemon's code); or one named message (--id) in this
+ * process. Also the delivery of a batch of queue ids in one worker
+ * process over its relay connections. Runs as the worker's user.
  */
 #ifndef SEALPOSTD_QUEUE_RUN_H
 #define SEALPOSTD_QUEUE_RUN_H
@@ -35,30 +36,17 @@ struct run_options {
 int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_status);
 
 /*
- * Deliver ids[start], ids[start + step], ... in this process over one set
- * of relay connections (busy, gone or no longer due ones are skipped),
- * then the notifications those deliveries queued. Returns the status of
- * the last message delivered (for --id; EX_TEMPFAIL when none was), or
- * EX_CANTCREAT when the spool could not be written.
+ * Deliver ids[0..n) in this process over one set of relay connections
+ * (busy, gone or no longer due ones are skipped), then the notifications
+ * those deliveries queued. Returns the status of the last message
+ * delivered (for --id; EX_TEMPFAIL when none was), or EX_CANTCREAT when
+ * the spool could not be written.
  */
-int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, char (*ids)[SPOOL_ID_LEN + 1], size_t n,
-		      size_t start, size_t step);
+int queue_deliver_ids(const struct sp_config *cfg, const struct run_options *o, char (*ids)[SPOOL_ID_LEN + 1], size_t n);
 
-/* The same over pool, which stays open afterwards (a daemon worker keeps
- * its connections between batches). */
+/* The same over pool, which stays open afterwards (a worker keeps its
+ * connections between batches). */
 int queue_deliver_ids_on(const struct sp_config *cfg, const struct run_options *o, struct relay_pool *pool,
-			 char (*ids)[SPOOL_ID_LEN + 1], size_t n, size_t start, size_t step);
-
-/*
- * List the messages due now (flush: every deferred one too), oldest first,
- * read without locks (a hint: the worker decides again under the lock),
- * and the earliest next attempt of any queued, not held message (0: none;
- * now or earlier: something is due). 0, or -1 when queue/ cannot be read.
- */
-int queue_scan(const struct sp_config *cfg, time_t now, bool flush, struct idlist *due, time_t *next_due);
-
-/* The earliest next_attempt among queued, not held messages; 0 when
- * nothing is waiting (then the daemon only waits for new mail). */
-time_t queue_next_due(const struct sp_config *cfg);
+			 char (*ids)[SPOOL_ID_LEN + 1], size_t n);
 
 #endif
