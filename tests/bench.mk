@@ -5,7 +5,7 @@
 EXTRA_DIST += tests/bench/intake_bench.py tests/bench/maxrss.c \
 	tests/bench/submitters.c tests/bench/run.sh tests/bench/bench.py \
 	tests/bench/benchlib.py tests/bench/report.py tests/bench/sink.py \
-	tests/bench/tracing.py tests/bench/peers.py
+	tests/bench/tracing.py tests/bench/peers.py tests/bench/system.py
 
 # Helpers built only for the benchmark: the C parents that measure rusage
 # and peak RSS, and the front end linked with GnuTLS (never installed) to

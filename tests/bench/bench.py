@@ -8,6 +8,14 @@ handshakes, a backlog drained, peak RSS (4 KB and 25 MB), mailq over the
 backlog, fsyncs per message, an idle daemon's syscalls and what loading
 GnuTLS in the front end would cost. Prints Markdown, writes JSON.
 
+Two layouts (system.py): "direct", root submitting into its own spool
+(the build tree's programs; the front end queues directly), and
+"system", a scratch system install (make install-system: the setgid
+sealpost-drop, the maildrop, the daemon as the worker user) with an
+ordinary user submitting, the path of a real install. The phases named
+system_* run frontend_daemon, throughput_daemon and memory on the second;
+their figures go to R["system"].
+
 Run through tests/bench/run.sh (it builds the helpers and checks root);
 a benchmark, not a test: it asserts nothing. Runs as root (Postfix).
 """
@@ -27,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 import peers  # noqa: E402
 import report  # noqa: E402
+import system  # noqa: E402
 import tracing  # noqa: E402
 
 
@@ -43,6 +52,9 @@ class Bench:
         self.sink = bl.Sink(a.harness, os.path.join(self.work, "pf"))
         self.daemon = None
         self.R = {"quick": a.quick}
+        self.out = self.R   # where the layout in use puts its figures
+        self.L = None       # the layout in use (use())
+        self.system = None  # the system install's Layout, once made
 
     def log(self, *msg):
         print("bench:", *msg, file=sys.stderr, flush=True)
@@ -59,23 +71,14 @@ class Bench:
             f.write(s.password + "\n")
         os.chmod(secret, 0o600)
         self.conf = os.path.join(self.work, "sealpost.conf")
-        with open(self.conf, "w") as f:
-            f.write('hostname = "bench.example.org"\ndomain = "example.org"\n'
-                    'spool_dir = "%s"\nlog = "stderr"\nmax_message_size = 52428800\n'
-                    'relay "sink" {\n  host = "127.0.0.1"\n  port = %d\n  tls = "starttls"\n'
-                    '  username = "%s"\n  password_file = "%s"\n}\n'
-                    'tls_policy "127.0.0.1" {\n  verify = "ca"\n  ca_file = "%s"\n'
-                    '  verify_name = "localhost"\n}\nqueue { concurrency = 4 }\n'
-                    % (self.spool, s.port, s.user, secret, s.ca))
+        self.write_conf(self.conf, self.spool, secret, s.ca)
         self.msg4k = bl.write_message(os.path.join(self.work, "4k.eml"), 4096)
         self.msg25m = bl.write_message(os.path.join(self.work, "25m.eml"), self.big)
-        sp = [self.a.sealpost, "-C", self.conf]
-        self.SP = sp + ["-t", "-i"]               # what PHP runs (background delivery)
-        self.SPQ = sp + ["-odq", "-t", "-i"]      # queue only
-        self.SPG = [self.a.sealpost_gnutls, "-C", self.conf, "-odq", "-t", "-i"] if self.a.sealpost_gnutls else None
         # as root (make bench), sealpostd must be told to stay root
-        self.SPD = [self.a.sealpostd, "-C", self.conf] + (["--allow-root"] if os.geteuid() == 0 else [])
-        self.MQ = sp + ["-bp"]
+        spd = [self.a.sealpostd, "-C", self.conf] + (["--allow-root"] if os.geteuid() == 0 else [])
+        self.direct = system.Layout("direct", self.a.sealpost, spd, self.spool, self.tools, conf=self.conf)
+        self.use(self.direct)
+        self.SPG = [self.a.sealpost_gnutls, "-C", self.conf, "-odq", "-t", "-i"] if self.a.sealpost_gnutls else None
         self.msmtp = shutil.which("msmtp")
         if self.msmtp:
             mconf = os.path.join(self.work, "msmtprc")
@@ -88,6 +91,28 @@ class Bench:
                         % (s.port, s.ca, s.user, s.password))
             self.MS = [self.msmtp, "-C", mconf, "-t", "-i"]
         self.R["machine"] = self.machine()
+
+    def write_conf(self, path, spool, secret, ca):
+        s = self.sink
+        with open(path, "w") as f:
+            f.write('hostname = "bench.example.org"\ndomain = "example.org"\n'
+                    'spool_dir = "%s"\nlog = "stderr"\nmax_message_size = 52428800\n'
+                    'relay "sink" {\n  host = "127.0.0.1"\n  port = %d\n  tls = "starttls"\n'
+                    '  username = "%s"\n  password_file = "%s"\n}\n'
+                    'tls_policy "127.0.0.1" {\n  verify = "ca"\n  ca_file = "%s"\n'
+                    '  verify_name = "localhost"\n}\nqueue { concurrency = 4 }\n'
+                    % (spool, s.port, s.user, secret, ca))
+
+    def use(self, L):
+        """Measure layout L from now on: its front end, daemon, spool and
+        submitting user; its figures into R (direct) or R[L.name]."""
+        self.stop_daemon()
+        self.L = L
+        self.SP = L.sp("-t", "-i")             # what PHP runs (background delivery)
+        self.SPQ = L.sp("-odq", "-t", "-i")    # queue only
+        self.MQ = L.sp("-bp")
+        self.SPD, self.spool, self.tools = L.SPD, L.spool, L.tools
+        self.out = self.R if L is self.direct else self.R.setdefault(L.name, {})
 
     def machine(self):
         def out(cmd):
@@ -110,7 +135,9 @@ class Bench:
     # ---- helpers ------------------------------------------------------
 
     def queued(self):
-        return bl.count_files(os.path.join(self.spool, "queue"), ".env")
+        """Messages not yet delivered: queued, or still in the maildrop."""
+        return (bl.count_files(os.path.join(self.spool, "queue"), ".env")
+                + bl.count_files(os.path.join(self.spool, "maildrop")))
 
     def purge_spool(self):
         q = os.path.join(self.spool, "queue")
@@ -129,8 +156,12 @@ class Bench:
         self.daemon_log = os.path.join(self.work, "sealpostd.log")
         self.daemon_log_f = open(self.daemon_log, "ab")
         offset = self.daemon_log_f.tell()
+        # a system install's daemon runs as its user from the start, as
+        # sealpostd.service starts it
+        u = self.L.daemon_user
+        who = {"user": u[0], "group": u[1], "extra_groups": []} if u else {}
         self.daemon = subprocess.Popen(self.SPD, stdin=subprocess.DEVNULL, stdout=self.daemon_log_f,
-                                       stderr=self.daemon_log_f, start_new_session=True)
+                                       stderr=self.daemon_log_f, start_new_session=True, **who)
 
         def started():
             with open(self.daemon_log, "rb") as f:
@@ -226,7 +257,7 @@ class Bench:
         r = self.tools.submit(self.SP, n=self.runs, stdin=self.msg4k)
         self.wait_spool_empty()
         self.wait_daemon_quiet()
-        self.R["frontend_daemon"] = {"wall_ms": bl.summary(r["latencies_ms"]), "failed": r["failed"],
+        self.out["frontend_daemon"] = {"wall_ms": bl.summary(r["latencies_ms"]), "failed": r["failed"],
                                      "delivery_delay_ms": bl.summary(self.delays(off)),
                                      "traffic": self.sink.traffic(poff)}
         self.sink.wait_idle()
@@ -237,7 +268,7 @@ class Bench:
             spaced += self.tools.submit(self.SP, n=1, stdin=self.msg4k)["latencies_ms"]
             self.wait_spool_empty(60)
             self.wait_daemon_quiet()
-        self.R["frontend_daemon"]["spaced_wall_ms"] = bl.summary(spaced)
+        self.out["frontend_daemon"]["spaced_wall_ms"] = bl.summary(spaced)
         self.sink.wait_idle()
 
     def frontend_no_daemon(self):
@@ -276,7 +307,7 @@ class Bench:
         self.wait_daemon_quiet()
         daemon_cpu = bl.proc_cpu(self.daemon.pid) - cpu0
         fe_cpu = r["user_s"] + r["sys_s"]
-        self.R["throughput_daemon"] = {
+        self.out["throughput_daemon"] = {
             "messages": n, "submitters": 4, "failed": r["failed"], "all_accepted": drained,
             "submit_s": round(t_submitted, 3), "at_sink_s": round(t_sink, 3),
             "msg_per_s": round(n / t_sink, 1), "in_sink_maildir": in_maildir,
@@ -321,22 +352,62 @@ class Bench:
         self.sink.wait_idle()
 
     def memory(self):
+        """Peak RSS of the front end (with sealpost-drop, when it runs one)
+        queuing 4 KB and 25 MB, then of the --once run (its pickup
+        included) that delivers it."""
         self.stop_daemon()
         res = {}
+        direct = self.L is self.direct
         for label, path in (("4k", self.msg4k), ("25m", self.msg25m)):
             res["frontend_" + label] = self.tools.peak_rss(self.SPQ, path)
-            res["worker_" + label] = self.tools.peak_rss(self.SPD + ["--once"])
+            res["worker_" + label] = self.tools.peak_rss(self.SPD + ["--once"], user=self.L.daemon_user)
             if self.queued():
                 raise RuntimeError("the %s message was not delivered" % label)
-            if self.SPG:
+            if self.SPG and direct:
                 res["frontend_gnutls_" + label] = self.tools.peak_rss(self.SPG, path)
                 self.purge_spool()
-            if self.msmtp:
+            if self.msmtp and direct:
                 res["msmtp_" + label] = self.tools.peak_rss(self.MS, path)
-        res["sealpostd_version_only"] = self.tools.peak_rss([self.a.sealpostd, "--version"])
-        res["true"] = self.tools.peak_rss(["/bin/true"])
-        self.R["peak_rss_kib"] = res
+        if direct:
+            res["sealpostd_version_only"] = self.tools.peak_rss([self.a.sealpostd, "--version"])
+            res["true"] = self.tools.peak_rss(["/bin/true"])
+        self.out["peak_rss_kib"] = res
         self.sink.wait_idle()
+
+    # ---- the same on the system install (through sealpost-drop) --------
+
+    def on_system(self, phase):
+        """phase on the system install, made at the first call; when it
+        cannot be made, the reason goes to R["system"]["error"] and the
+        system phases are skipped."""
+        S = self.R.setdefault("system", {})
+        if "error" in S:
+            return
+        if self.system is None:
+            t = time.monotonic()
+            self.log("system install (a private build, make install, make install-system) ...")
+            try:
+                self.system, info = system.install(self)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                S["error"] = str(e)
+                self.log("no system install:", e)
+                return
+            info["install_s"] = round(time.monotonic() - t, 1)
+            S["install"] = info
+        self.use(self.system)
+        try:
+            phase()
+        finally:
+            self.use(self.direct)
+
+    def system_frontend(self):
+        self.on_system(self.frontend_daemon)
+
+    def system_throughput(self):
+        self.on_system(self.throughput_daemon)
+
+    def system_memory(self):
+        self.on_system(self.memory)
 
     def tracing(self):
         self.stop_daemon()
@@ -401,6 +472,9 @@ class Bench:
                   ("throughput, daemon", self.throughput_daemon),
                   ("throughput, no daemon", self.throughput_no_daemon),
                   ("throughput, msmtp", self.throughput_msmtp), ("peak RSS", self.memory),
+                  ("system install: front end, daemon running", self.system_frontend),
+                  ("system install: throughput", self.system_throughput),
+                  ("system install: peak RSS", self.system_memory),
                   ("strace checks", self.tracing), ("backlog", self.backlog),
                   ("peers: dma, nullmailer, Postfix null client", self.paired_peers)]
         if self.a.only:
@@ -421,6 +495,8 @@ class Bench:
                 # short, a reap timeout) and a daemon that escaped us
                 for pid in bl.stop_processes_under(self.work):
                     self.log("stopped leftover process", pid)
+                for u in system.remove_users(self.work):
+                    self.log("removed user", u)
             finally:
                 self.sink.stop()
         self.R["total_s"] = round(time.monotonic() - t_all, 1)
@@ -447,6 +523,7 @@ def main():
     ap.add_argument("--maxrss", required=True)
     ap.add_argument("--harness", required=True)
     ap.add_argument("--srcdir", required=True)
+    ap.add_argument("--builddir", required=True, help="the measured build (the system install copies its flags)")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--quick", action="store_true")

@@ -154,18 +154,27 @@ def count_files(directory, suffix=""):
 
 
 class Tools:
-    """The C drivers: submitters (parallel runs, rusage) and maxrss."""
+    """The C drivers: submitters (parallel runs, rusage) and maxrss. With
+    user (uid, gid) the commands run as that user, the drivers as root."""
 
-    def __init__(self, submitters, maxrss):
+    def __init__(self, submitters, maxrss, user=None):
         self.submitters = submitters
         self.maxrss = maxrss
+        self.user = user
+
+    @staticmethod
+    def _as(user):
+        return ["-u", "%d:%d" % user] if user else []
+
+    def as_user(self, user):
+        return Tools(self.submitters, self.maxrss, user)
 
     def submit(self, cmd, n=1, procs=1, stdin=None, errlog=None, subreaper=False, timeout=900):
         """Run cmd n times from procs parallel submitters; returns the
         driver's JSON plus "latencies_ms" (each run's wall time)."""
         fd, latfile = tempfile.mkstemp(prefix="bench-lat-")
         os.close(fd)
-        argv = [self.submitters, "-p", str(procs), "-n", str(n), "-l", latfile]
+        argv = [self.submitters, "-p", str(procs), "-n", str(n), "-l", latfile] + self._as(self.user)
         if stdin:
             argv += ["-i", stdin]
         if errlog:
@@ -181,10 +190,12 @@ class Tools:
             os.unlink(latfile)
         return res
 
-    def peak_rss(self, cmd, stdin=None):
-        """Peak RSS (KiB) of one run of cmd, measured by the C parent."""
+    def peak_rss(self, cmd, stdin=None, user=False):
+        """Peak RSS (KiB) of one run of cmd (and of the children it waited
+        for), measured by the C parent; user: as for the constructor,
+        False for the tools' own."""
         with open(stdin or "/dev/null", "rb") as f:
-            r = subprocess.run([self.maxrss] + cmd, stdin=f, stdout=subprocess.DEVNULL,
+            r = subprocess.run([self.maxrss] + self._as(self.user if user is False else user) + cmd, stdin=f, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, timeout=600)
         m = re.search(rb"^maxrss_kib=(\d+)$", r.stderr, re.M)
         if not m or r.returncode != 0:

@@ -3,6 +3,11 @@ as a ratio against the peers measured in the same run (peers.py: dma,
 nullmailer, the Postfix null client; issue 7's own figures stand in, and
 say so, for a peer that was not measured), the peers and msmtp side by
 side, and every other figure. Pure formatting.
+
+sealpost is measured in two layouts (bench.py, system.py): an ordinary
+user of a system install, through sealpost-drop and the daemon's pickup
+(R["system"], what a real install does), and root into its own spool,
+the front end queuing directly (R itself). Each goal is shown for both.
 """
 
 # Issue 7's peer figures (4 KB messages, 2 cores, loopback STARTTLS sink):
@@ -17,6 +22,13 @@ ISSUE = {
     "mailq_s": {"dma": 0.095, "nullmailer": 0.094, "postfix": 0.21},
 }
 PEER_NAMES = {"dma": "dma", "nullmailer": "nullmailer", "postfix": "Postfix null client"}
+LAYOUTS = (("system", "ordinary user, system install (sealpost-drop, pickup)"),
+           ("direct", "root, its own spool (direct)"))
+
+
+def layout(R, name):
+    """The figures of one sealpost layout: R itself for the direct path."""
+    return R if name == "direct" else (R.get(name) or {})
 
 
 def _get(d, *path):
@@ -74,31 +86,37 @@ def goals(R):
         v, _ = peer(R, name, "msg_per_s")
         if v is not None and (best_peer is None or v > best_peer):
             best_name, best_peer = name, v
-    fe = _get(R, "frontend_daemon", "wall_ms", "median")
-    fe_alone = _get(R, "frontend_daemon", "spaced_wall_ms", "median")
-    cpu = _get(R, "throughput_daemon", "cpu_ms_per_message")
-    tput = _get(R, "throughput_daemon", "msg_per_s")
-    fe_rss = _mib(_get(R, "peak_rss_kib", "frontend_25m"))
-    wk_rss = _mib(_get(R, "peak_rss_kib", "worker_25m"))
-    mailq = _get(R, "backlog", "mailq_s", "median")
-    rows = [
+    n = _get(R, "throughput_daemon", "messages") or _get(R, "system", "throughput_daemon", "messages") or 0
+    per_layout = [
         ("`sendmail -t -i` wall time, median, back to back (the delivery of the previous ones running)",
-         _f(fe, " ms"), fe, peer(R, "dma", "wall_ms")[0], 0.5,
+         lambda X: _get(X, "frontend_daemon", "wall_ms", "median"), " ms", 2, peer(R, "dma", "wall_ms")[0], 0.5,
          "≤ 0.5× dma (%s)" % _ref_text(R, "dma", "wall_ms", " ms"), "le"),
-        ("`sendmail -t -i` wall time, median, each run alone", _f(fe_alone, " ms"), fe_alone,
+        ("`sendmail -t -i` wall time, median, each run alone",
+         lambda X: _get(X, "frontend_daemon", "spaced_wall_ms", "median"), " ms", 2,
          peer(R, "dma", "wall_alone_ms")[0], 0.5, "≤ 0.5× dma (%s)" % _ref_text(R, "dma", "wall_alone_ms", " ms"),
          "le"),
-        ("CPU per message, submit + deliver", _f(cpu, " ms"), cpu, peer(R, "dma", "cpu_ms")[0], 0.25,
+        ("CPU per message, submit + deliver (sealpost-drop and pickup included where they run)",
+         lambda X: _get(X, "throughput_daemon", "cpu_ms_per_message"), " ms", 2, peer(R, "dma", "cpu_ms")[0], 0.25,
          "≤ 0.25× dma (%s)" % _ref_text(R, "dma", "cpu_ms", " ms"), "le"),
-        ("%s messages, 4 submitters, until all at the sink" % format(_get(R, "throughput_daemon", "messages") or 0, ","),
-         _f(tput, " msg/s", 0), tput, best_peer, 3,
+        ("%s messages, 4 submitters, until all at the sink" % format(n, ","),
+         lambda X: _get(X, "throughput_daemon", "msg_per_s"), " msg/s", 0, best_peer, 3,
          "≥ 3× best peer (%s)" % (_ref_text(R, best_name, "msg_per_s", " msg/s", 0) if best_name else "—"), "ge"),
-        ("front end peak RSS, 25 MB message", _f(fe_rss, " MiB"), fe_rss, 2, 1, "≤ 2 MiB", "le"),
-        ("delivering process peak RSS, 25 MB message", _f(wk_rss, " MiB"), wk_rss, 4, 1, "≤ 4 MiB", "le"),
-        ("`mailq` with %s queued" % format(_get(R, "backlog", "messages") or 0, ","), _f(mailq, " s", 3), mailq,
-         peer(R, "nullmailer", "mailq_s")[0], 0.5,
-         "≤ 0.5× nullmailer (%s)" % _ref_text(R, "nullmailer", "mailq_s", " s", 3), "le"),
+        ("front end peak RSS, 25 MB message (with its sealpost-drop)",
+         lambda X: _mib(_get(X, "peak_rss_kib", "frontend_25m")), " MiB", 2, 2, 1, "≤ 2 MiB", "le"),
+        ("delivering process peak RSS, 25 MB message",
+         lambda X: _mib(_get(X, "peak_rss_kib", "worker_25m")), " MiB", 2, 4, 1, "≤ 4 MiB", "le"),
     ]
+    rows = []
+    for name, get, unit, digits, ref, target, text, cmp in per_layout:
+        for lname, ltext in LAYOUTS:
+            if lname != "direct" and "system" not in R:
+                continue
+            v = get(layout(R, lname))
+            rows.append(("%s; %s" % (name, ltext), _f(v, unit, digits), v, ref, target, text, cmp))
+    mailq = _get(R, "backlog", "mailq_s", "median")
+    rows.append(("`mailq` with %s queued" % format(_get(R, "backlog", "messages") or 0, ","), _f(mailq, " s", 3),
+                 mailq, peer(R, "nullmailer", "mailq_s")[0], 0.5,
+                 "≤ 0.5× nullmailer (%s)" % _ref_text(R, "nullmailer", "mailq_s", " s", 3), "le"))
     out = []
     for name, shown, v, ref, target, text, cmp in rows:
         if v is None or not ref:
@@ -111,48 +129,61 @@ def goals(R):
 
 
 def side_by_side(R, L):
-    """sealpost, the peers and msmtp in one table (same run, same sink)."""
+    """sealpost (system install and direct), the peers and msmtp in one
+    table (same run, same sink)."""
     P = R.get("peers") or {}
     names = [n for n in ("dma", "nullmailer", "postfix") if isinstance(P.get(n), dict) and "wall" in P[n]]
-    cols = ["sealpost"] + [PEER_NAMES[n] for n in names] + (["msmtp"] if R.get("msmtp_wall") else [])
+    ours = [(ln, t) for ln, t in LAYOUTS if ln == "direct" or any(
+        k in layout(R, ln) for k in ("frontend_daemon", "throughput_daemon", "peak_rss_kib"))]
+    cols = (["sealpost, " + t for _, t in ours] + [PEER_NAMES[n] for n in names]
+            + (["msmtp"] if R.get("msmtp_wall") else []))
     L.append("### Side by side (same run, same sink, 4 KB messages unless noted)")
     L.append("")
     L.append("| figure | " + " | ".join(cols) + " |")
     L.append("| --- |" + " --- |" * len(cols))
 
-    def row(label, ours, theirs, unit, digits=2, msmtp=None):
-        cells = [_f(ours, unit, digits)] + [_f(theirs(_get(P, n) or {}), unit, digits) for n in names]
+    def row(label, mine, theirs, unit, digits=2, msmtp=None):
+        """mine(X) over each sealpost layout's figures, theirs(p) over a peer's."""
+        cells = ([_f(mine(layout(R, ln)), unit, digits) for ln, _ in ours]
+                 + [_f(theirs(_get(P, n) or {}), unit, digits) for n in names])
         if "msmtp" in cols:
             cells.append(_f(msmtp, unit, digits))
         L.append("| %s | %s |" % (label, " | ".join(cells)))
-    row("`sendmail -t -i` wall time, median, back to back", _get(R, "frontend_daemon", "wall_ms", "median"),
+    row("`sendmail -t -i` wall time, median, back to back", lambda X: _get(X, "frontend_daemon", "wall_ms", "median"),
         lambda p: _get(p, "wall", "wall_ms", "median"), " ms", msmtp=_get(R, "msmtp_wall", "wall_ms", "median"))
-    row("the same, p90", _get(R, "frontend_daemon", "wall_ms", "p90"),
+    row("the same, p90", lambda X: _get(X, "frontend_daemon", "wall_ms", "p90"),
         lambda p: _get(p, "wall", "wall_ms", "p90"), " ms", msmtp=_get(R, "msmtp_wall", "wall_ms", "p90"))
-    row("the same, each run alone, median", _get(R, "frontend_daemon", "spaced_wall_ms", "median"),
+    row("the same, each run alone, median", lambda X: _get(X, "frontend_daemon", "spaced_wall_ms", "median"),
         lambda p: _get(p, "wall", "spaced_wall_ms", "median"), " ms")
-    row("CPU per message, submit + deliver (throughput run)", _get(R, "throughput_daemon", "cpu_ms_per_message"),
+    row("CPU per message, submit + deliver (throughput run)",
+        lambda X: _get(X, "throughput_daemon", "cpu_ms_per_message"),
         lambda p: _get(p, "throughput", "cpu_ms_per_message"), " ms",
         msmtp=_get(R, "throughput_msmtp", "cpu_ms_per_message"))
-    row("%s messages from 4 submitters, until all at the sink" % format(_get(R, "throughput_daemon", "messages") or 0, ","),
-        _get(R, "throughput_daemon", "msg_per_s"), lambda p: _get(p, "throughput", "msg_per_s"), " msg/s", 1,
-        msmtp=_get(R, "throughput_msmtp", "msg_per_s"))
+    n = _get(R, "throughput_daemon", "messages") or _get(R, "system", "throughput_daemon", "messages") or 0
+    row("%s messages from 4 submitters, until all at the sink" % format(n, ","),
+        lambda X: _get(X, "throughput_daemon", "msg_per_s"), lambda p: _get(p, "throughput", "msg_per_s"),
+        " msg/s", 1, msmtp=_get(R, "throughput_msmtp", "msg_per_s"))
 
     def conns(t):
         return None if not t else t.get("connections")
-    row("  TCP connections for those", conns(_get(R, "throughput_daemon", "traffic")),
+    row("  TCP connections for those", lambda X: conns(_get(X, "throughput_daemon", "traffic")),
         lambda p: conns(_get(p, "throughput", "traffic")), "", 0, msmtp=conns(_get(R, "throughput_msmtp", "traffic")))
     for size in ("4k", "25m"):
         label = "4 KB" if size == "4k" else "25 MB"
-        row("front end peak RSS, " + label, _mib(_get(R, "peak_rss_kib", "frontend_" + size)),
+        row("front end peak RSS, " + label, lambda X, s=size: _mib(_get(X, "peak_rss_kib", "frontend_" + s)),
             lambda p, s=size: _mib(_get(p, "peak_rss_kib", "frontend_" + s)), " MiB",
             msmtp=_mib(_get(R, "peak_rss_kib", "msmtp_" + size)))
     for size in ("4k", "25m"):
         label = "4 KB" if size == "4k" else "25 MB"
-        row("delivering process peak RSS, " + label, _mib(_get(R, "peak_rss_kib", "worker_" + size)),
+        row("delivering process peak RSS, " + label, lambda X, s=size: _mib(_get(X, "peak_rss_kib", "worker_" + s)),
             lambda p, s=size: _mib(_get(p, "peak_rss_kib", "deliverer_" + s)), " MiB")
+    mq = _get(R, "backlog", "mailq_s", "median")
     row("`mailq` with %s queued, median" % format(_get(R, "backlog", "messages") or 0, ","),
-        _get(R, "backlog", "mailq_s", "median"), lambda p: _get(p, "backlog", "mailq_s", "median"), " s", 3)
+        lambda X: mq if X is R else None, lambda p: _get(p, "backlog", "mailq_s", "median"), " s", 3)
+    S = R.get("system") or {}
+    if S.get("error"):
+        L.append("")
+        L.append("- sealpost's system install not measured: %s" % S["error"].splitlines()[0])
     for n in names:
         p = P[n]
         L.append("")
@@ -212,10 +243,18 @@ def markdown(R):
                 % (_f(q[k]["median"]), _f(q[k]["p90"]), _f(q[k].get("cpu_ms_per_run"))))
     if "gnutls_startup_cost_ms" in R:
         fig("cost of loading GnuTLS in the front end (median difference)", _f(R["gnutls_startup_cost_ms"], " ms", 3))
-    d = R.get("frontend_daemon", {})
-    if d:
-        fig("wall time, `sealpost -t -i`, daemon running: median / p90 (%d runs back to back)" % d["wall_ms"]["n"],
-            "%s / %s ms" % (_f(d["wall_ms"]["median"]), _f(d["wall_ms"]["p90"])))
+    S = R.get("system") or {}
+    inst = S.get("install")
+    if inst:
+        fig("system install (%s, built with CFLAGS %s): sealpost-drop mode / maildrop mode; set-up time"
+            % (inst["prefix"], inst["flags"].get("CFLAGS") or "none"),
+            "%s / %s; %.0f s" % (inst["sealpost_drop_mode"], inst["maildrop_mode"], inst["install_s"]))
+    for d, who in ((R.get("frontend_daemon"), "root, direct"), (S.get("frontend_daemon"), "system install, "
+                                                                 "ordinary user, through sealpost-drop")):
+        if not d:
+            continue
+        fig("wall time, `sealpost -t -i` (%s), daemon running: median / p90 (%d runs back to back)"
+            % (who, d["wall_ms"]["n"]), "%s / %s ms" % (_f(d["wall_ms"]["median"]), _f(d["wall_ms"]["p90"])))
         sp = d.get("spaced_wall_ms")
         if sp:
             fig("  the same, each run alone (previous delivery finished): median / p90 (%d runs)" % sp["n"],
@@ -232,15 +271,17 @@ def markdown(R):
     if mw:
         fig("wall time, msmtp -t -i (delivers synchronously): median / p90",
             "%s / %s ms" % (_f(mw["wall_ms"]["median"]), _f(mw["wall_ms"]["p90"])))
-    for key, label in (("throughput_daemon", "sealpost, daemon"), ("throughput_no_daemon", "sealpost, no daemon"),
-                       ("throughput_msmtp", "msmtp")):
-        t = R.get(key)
+    for X, key, label in ((R, "throughput_daemon", "sealpost, root, direct, daemon"),
+                          (S, "throughput_daemon", "sealpost, system install, ordinary user (sealpost-drop), daemon"),
+                          (R, "throughput_no_daemon", "sealpost, root, direct, no daemon"),
+                          (R, "throughput_msmtp", "msmtp")):
+        t = X.get(key)
         if not t:
             continue
         fig("throughput, %s: %d messages, 4 submitters" % (label, t["messages"]),
             "%s msg/s (%.2f s), CPU %s ms/message" % (t["msg_per_s"], t["at_sink_s"], _f(t["cpu_ms_per_message"])))
         if key == "throughput_daemon":
-            fig("  CPU split: front end / daemon (+ its workers)", "%s / %s ms per message"
+            fig("  CPU split: front end (+ sealpost-drop) / daemon (+ pickup, its workers)", "%s / %s ms per message"
                 % (_f(t["frontend_cpu_ms_per_message"]), _f(t["daemon_cpu_ms_per_message"])))
             fig("  front end wall time under this load: median / p90", "%s / %s ms"
                 % (_f(t["frontend_wall_ms"]["median"]), _f(t["frontend_wall_ms"]["p90"])))
@@ -270,14 +311,20 @@ def markdown(R):
                b["left_queued"]))
         fig("  connections", traffic(b.get("traffic")))
     r = R.get("peak_rss_kib", {})
+    r_sys = {"system_" + k: v for k, v in (S.get("peak_rss_kib") or {}).items()}
     for k, label in (("true", "/bin/true (floor)"), ("frontend_4k", "front end, 4 KB"),
                      ("frontend_25m", "front end, 25 MB"),
+                     ("system_frontend_4k", "system install: front end and sealpost-drop, ordinary user, 4 KB"),
+                     ("system_frontend_25m", "system install: front end and sealpost-drop, ordinary user, 25 MB"),
+                     ("system_worker_4k", "system install: sealpostd --once (pickup included), 4 KB"),
+                     ("system_worker_25m", "system install: sealpostd --once (pickup included), 25 MB"),
                      ("frontend_gnutls_4k", "front end linked with GnuTLS, 4 KB"),
                      ("sealpostd_version_only", "sealpostd --version (libraries loaded, nothing else)"),
                      ("worker_4k", "sealpostd --once, 4 KB"), ("worker_25m", "sealpostd --once, 25 MB"),
                      ("msmtp_4k", "msmtp, 4 KB"), ("msmtp_25m", "msmtp, 25 MB")):
-        if k in r:
-            fig("peak RSS, " + label, _f(_mib(r[k]), " MiB"))
+        v = r_sys.get(k, r.get(k))
+        if v is not None:
+            fig("peak RSS, " + label, _f(_mib(v), " MiB"))
     t = R.get("tracing", {})
     s = t.get("frontend_syncs")
     if s:

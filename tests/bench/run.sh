@@ -5,7 +5,12 @@
 # `apt-get download` and unpacked, never installed; each peer runs in a
 # private mount namespace), against a private Postfix on 127.0.0.1 that
 # requires STARTTLS with a verified certificate and AUTH
-# (tests/postfix-harness.sh). Prints Markdown tables, writes JSON.
+# (tests/postfix-harness.sh). sealpost is measured twice: root submitting
+# into its own spool (the front end queues directly), and a scratch system
+# install (make install-system under the work directory, two users made
+# for the run and removed after it; system.py) where an ordinary user
+# submits through the setgid sealpost-drop and the daemon's pickup.
+# Prints Markdown tables, writes JSON.
 # A benchmark, not a test: figures, never pass/fail; not part of make check.
 #
 #   usage: tests/bench/run.sh [--quick] [--runs N] [--json FILE] [--markdown FILE]
@@ -16,8 +21,9 @@
 # Needs root (Postfix's master), postfix, sasl2-bin, libsasl2-modules;
 # installs msmtp (not msmtp-mta, which would conflict with Postfix) and
 # strace with apt-get when they are missing. Exit 77 when it cannot run.
-# Takes about 12 minutes on 2 cores (6 of them the peers, nullmailer's
-# 7 msg/s above all); --quick (smaller counts) about 4.
+# Takes about 15 minutes on 2 cores (6 of them the peers, nullmailer's
+# 7 msg/s above all; 1-2 the system install's private build); --quick
+# (smaller counts) about 6.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${top_srcdir:=$(cd "$here/../.." && pwd)}"
@@ -42,13 +48,18 @@ command -v msmtp >/dev/null 2>&1 || apt_install msmtp ||
 command -v strace >/dev/null 2>&1 || apt_install strace ||
 	echo "bench: strace not installed: no syscall checks" >&2
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/sealpost-bench.XXXXXX")
+# the system install's setgid sealpost-drop needs a mount without nosuid
+# (Debian 13 mounts /tmp nosuid)
+tmp=${TMPDIR:-/tmp}
+if findmnt -n -o OPTIONS --target "$tmp" 2>/dev/null | tr ',' '\n' | grep -qx nosuid; then tmp=/var/tmp; fi
+work=$(mktemp -d "$tmp/sealpost-bench.XXXXXX")
 chmod 0755 "$work"
 # bench.py stops its daemon, workers and sink itself, also on a signal;
 # this is the last resort (bench.py killed): whatever still runs with a
-# path under $work (daemon, one-shot workers), then the sink.
+# path under $work (daemon, one-shot workers), the users it made, then the sink.
 cleanup() {
 	"$PYTHON3" "$here/benchlib.py" stop-processes-under "$work" || true
+	"$PYTHON3" "$here/system.py" remove-users "$work" || true
 	sh "$top_srcdir/tests/postfix-harness.sh" stop "$work/pf" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
@@ -76,7 +87,7 @@ gnutls_variant=
 	--sealpost "$top_builddir/src/sealpost/sealpost" \
 	--sealpostd "$top_builddir/src/sealpostd/sealpostd" \
 	$gnutls_variant --submitters "$submitters" --maxrss "$maxrss" \
-	--harness "$top_srcdir/tests/postfix-harness.sh" --srcdir "$top_srcdir" \
+	--harness "$top_srcdir/tests/postfix-harness.sh" --srcdir "$top_srcdir" --builddir "$top_builddir" \
 	--workdir "$work" "$@" &
 # In the background, so that a signal to this script is handled now (the
 # shell runs traps only after a foreground child ends) and passed on to

@@ -9,15 +9,18 @@
  * in the background (a double-forked worker) become its children, and it
  * waits for them too (at most -T seconds), so their CPU is counted and
  * "wall_all_s" says when the last one ended.
+ * With -u UID:GID each run executes as that user (groups: GID only), as
+ * an ordinary user of a system install submits; the driver stays root.
  * A C parent so that neither Python's CPU nor its RSS
  * high-water mark (which survives execve) leaks into the figures.
  *   usage: submitters [-p P] [-n N] [-i FILE] [-e LOG] [-l LATFILE] [-R [-T SECONDS]]
- *                     -- CMD ARGS...
+ *                     [-u UID:GID] -- CMD ARGS...
  * Trusts its arguments (a benchmark tool, run by the benchmark only).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,20 @@ static double tv_s(struct timeval tv)
 	return tv.tv_sec + tv.tv_usec / 1e6;
 }
 
+/* -u UID:GID: the runs' user (-1: the driver's own). */
+static long run_uid = -1, run_gid = -1;
+
+/* In a run's child, after its files are open: become the user for good. */
+static int become_user(void)
+{
+	if (run_uid < 0)
+		return 0;
+	gid_t g = (gid_t)run_gid;
+	return setgroups(1, &g) < 0 || setresgid(g, g, g) < 0 || setresuid((uid_t)run_uid, (uid_t)run_uid, (uid_t)run_uid) < 0
+		       ? -1
+		       : 0;
+}
+
 /* One run of the command; returns its exit status (-1: did not run). */
 static int run_one(char **cmd, const char *input, const char *errlog)
 {
@@ -51,7 +68,7 @@ static int run_one(char **cmd, const char *input, const char *errlog)
 		int in = open(input ? input : "/dev/null", O_RDONLY);
 		int out = open("/dev/null", O_WRONLY);
 		int err = errlog ? open(errlog, O_WRONLY | O_APPEND | O_CREAT, 0644) : out;
-		if (in < 0 || out < 0 || err < 0)
+		if (in < 0 || out < 0 || err < 0 || become_user() < 0)
 			_exit(126);
 		dup2(in, 0);
 		dup2(out, 1);
@@ -104,7 +121,7 @@ int main(int argc, char **argv)
 	int subreaper = 0;
 	unsigned reap_timeout = 600;
 	int c;
-	while ((c = getopt(argc, argv, "+p:n:i:e:l:RT:")) != -1) {
+	while ((c = getopt(argc, argv, "+p:n:i:e:l:RT:u:")) != -1) {
 		switch (c) {
 		case 'p': procs = strtol(optarg, NULL, 10); break;
 		case 'n': total = strtol(optarg, NULL, 10); break;
@@ -113,6 +130,10 @@ int main(int argc, char **argv)
 		case 'l': latfile = optarg; break;
 		case 'R': subreaper = 1; break;
 		case 'T': reap_timeout = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'u':
+			if (sscanf(optarg, "%ld:%ld", &run_uid, &run_gid) != 2 || run_uid < 0 || run_gid < 0)
+				goto usage;
+			break;
 		default: goto usage;
 		}
 	}
@@ -177,6 +198,6 @@ int main(int argc, char **argv)
 	return failed ? 1 : 0;
 usage:
 	fprintf(stderr, "usage: submitters [-p P] [-n N] [-i FILE] [-e LOG] [-l LATFILE] [-R [-T SECONDS]] "
-			"-- CMD ARGS...\n");
+			"[-u UID:GID] -- CMD ARGS...\n");
 	return 2;
 }
