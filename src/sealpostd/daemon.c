@@ -15,8 +15,6 @@
 #include "config.h"
 
 #include "daemon.h"
-#include "deliver.h"
-#include "idlist.h"
 #include "log.h"
 #include "pickup.h"
 #include "control.h"

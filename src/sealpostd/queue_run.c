@@ -25,8 +25,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TMP_MAX_AGE 3600 /* seconds before a leftover tmp/ file is removed */

@@ -10,10 +10,8 @@
 
 #include <signal.h>
 #include <stdbool.h>
-#include <time.h>
 
 #include "conf.h"
-#include "idlist.h"
 #include "relay.h"
 #include "spool.h"
 
