@@ -219,5 +219,5 @@ int queue_run(const struct sp_config *cfg, const struct run_options *o, int *id_
 
 	int result = run_workers(cfg, o);
 	metrics_write(cfg); /* the one-shot worker keeps metrics_file current too */
-	return result == EX_CANTCREAT ? EX_CANTCREAT : 0;
+	return result;
 }

@@ -51,6 +51,7 @@ struct scheduler {
 	uint64_t last_scan;
 	unsigned gen;            /* bumped by each reconfiguration */
 	bool spool_trouble;      /* a worker could not write the spool */
+	bool worker_died;        /* a worker was killed by a signal not ours */
 	bool blind;              /* no inotify: rescan every BUSY_RETRY s */
 	sigset_t run_mask;       /* the caller's mask, restored by sched_free */
 	sigset_t wait_mask;      /* inside ppoll: our signals deliverable */
@@ -380,9 +381,11 @@ void sched_reap(struct scheduler *s)
 			k++;
 			continue;
 		}
-		if (WIFSIGNALED(st))
+		if (WIFSIGNALED(st)) {
 			log_msg(LOG_WARNING, "worker %ld killed by signal %d; its messages stay queued", (long)w->pid,
 				WTERMSIG(st));
+			s->worker_died = true;
+		}
 		retire(w);
 		idlist_free(&w->ids);
 		s->workers[k] = s->workers[--s->nworkers];
@@ -548,11 +551,16 @@ int sched_free(struct scheduler *s, bool now)
 			}
 			continue;
 		}
+		if (pid == w->pid && WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM) {
+			log_msg(LOG_WARNING, "worker %ld killed by signal %d; its messages stay queued",
+				(long)w->pid, WTERMSIG(st));
+			s->worker_died = true;
+		}
 		idlist_free(&w->ids);
 		s->nworkers--;
 	}
 	sigaction(SIGCHLD, &s->old_chld, NULL);
-	int status = s->spool_trouble ? EX_CANTCREAT : 0;
+	int status = s->spool_trouble ? EX_CANTCREAT : s->worker_died ? EX_SOFTWARE : 0;
 	idlist_free(&s->fresh);
 	idlist_free(&s->backlog);
 	free(s);

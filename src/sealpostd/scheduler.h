@@ -101,7 +101,8 @@ void sched_leave_in_child(struct scheduler *s);
 /*
  * Stop: workers are told to go (now: SIGTERM as well, so a busy one stops
  * after its current message) and waited for; the signal mask is restored.
- * Returns 0, or EX_CANTCREAT when a worker could not write the spool.
+ * Returns 0, EX_CANTCREAT when a worker could not write the spool, or
+ * EX_SOFTWARE when a worker was killed by a signal (not our SIGTERM).
  */
 int sched_free(struct scheduler *s, bool now);
 
