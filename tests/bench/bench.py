@@ -462,7 +462,7 @@ class Bench:
         sink with the same drivers and messages (peers.py)."""
         self.stop_daemon()
         self.purge_spool()
-        self.R["peers"] = peers.Peers(self).run_all()
+        self.R["peers"] = peers.Peers(self).run_all(self.a.peers.split(",") if self.a.peers else None)
         self.sink.wait_idle(600)
 
     def run(self):
@@ -530,6 +530,7 @@ def main():
     ap.add_argument("--json", default="bench-results.json")
     ap.add_argument("--markdown")
     ap.add_argument("--only", help="comma-separated phases (method names), e.g. throughput_daemon,backlog")
+    ap.add_argument("--peers", help="comma-separated peers for paired_peers (default: dma,nullmailer,postfix)")
     a = ap.parse_args()
     a.benchdir = os.path.dirname(os.path.abspath(__file__))
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -15,6 +15,7 @@
 #
 #   usage: tests/bench/run.sh [--quick] [--runs N] [--json FILE] [--markdown FILE]
 #                             [--only PHASE,...]   (method names in bench.py)
+#                             [--peers dma,...]    (of dma, nullmailer, postfix)
 #   env:   top_builddir (default: ./ if it holds src/sealpost/sealpost, else
 #          <source>/build), top_srcdir, PYTHON3
 #
