@@ -184,7 +184,10 @@ socks = []
 for _ in range(20):
     s = socket.socket(socket.AF_UNIX)
     s.connect(sys.argv[1])
-    s.send(("hold " + sys.argv[2]).encode())
+    try:
+        s.send(("hold " + sys.argv[2]).encode())
+    except OSError:
+        pass  # every slot taken: the daemon closed this one at once
     socks.append(s)
 fe = subprocess.Popen([sys.argv[3], "--hold", sys.argv[2]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 os.kill(fe.pid, signal.SIGSTOP)
